@@ -1,0 +1,1 @@
+"""Widgets with behaviour: drop zone, input list, pipeline editor, preview, plan, run panel."""

@@ -125,6 +125,8 @@ class Journal:
             if self._fh is None:
                 os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
                 self._fh = open(self.path, "ab", buffering=0)
+                if self._fh.tell() > 0 and not _ends_with_newline(self.path):
+                    self._fh.write(b"\n")  # end a torn line of a killed run; it stays ignored
             self._fh.write(line.encode("utf-8"))
             self._unsynced += 1
             now = time.monotonic()
@@ -153,6 +155,12 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _ends_with_newline(path: str) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
 
 
 def _unlink_quietly(path: str) -> bool:

@@ -1,0 +1,292 @@
+"""What runs in a worker: one TaskSpec in, one TaskResult out. Never raises.
+
+All functions are top level, so executors pickle them by reference. Every
+exception, including ``SystemExit``, ``KeyboardInterrupt`` and ``MemoryError``,
+becomes a result with an error code and a plain sentence; the result holds
+only primitives, so it always pickles back to the parent.
+
+Writing is atomic: the output is written to a temp file
+(``.<name>.imagebatch-tmp-<random>``) in the target folder, flushed to disk,
+then moved into place: ``os.replace`` when overwriting is allowed, a hard link
+(which fails if the name exists) otherwise, so an existing file is never
+clobbered. The temp file is removed on every failure; the runner sweeps
+leftovers of killed workers by :data:`TEMP_MARKER`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import secrets
+import shutil
+import signal
+import sys
+import time
+from typing import Any
+
+from . import engine
+from .formats import FormatInfo
+from .imageio import classify_exception, configure_pillow, open_image
+from .specs import Code, Limits, OverwritePolicy, TaskResult, TaskSpec
+
+TEMP_MARKER = ".imagebatch-tmp-"
+FAULTS_ENV = "IMAGEBATCH_TEST_FAULTS"
+
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def init_worker(limits: Limits | None = None) -> None:
+    """Pool initializer: Pillow limits in this process, and on Linux ask the
+    kernel to kill this worker when its parent dies (no orphan workers)."""
+    configure_pillow(limits or Limits())
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            PR_SET_PDEATHSIG = 1
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------- fault injection
+
+
+class _UnpicklableError(Exception):
+    """Test fault: an exception holding something that cannot be pickled."""
+
+    def __init__(self) -> None:
+        super().__init__("injected failure carrying an unpicklable attribute")
+        self.payload = lambda: None
+
+
+def _inject(fault: str | None, stage: str) -> None:
+    """Honour ``spec.test_fault`` only when IMAGEBATCH_TEST_FAULTS=1 (tests)."""
+    if not fault or os.environ.get(FAULTS_ENV) != "1":
+        return
+    name, _, arg = fault.partition(":")
+    if stage == "after_write":
+        if name == "sigkill_after_write":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return
+    if stage == "before_write":
+        if name == "sigkill_before_replace":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return
+    if name == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif name == "segfault":
+        ctypes.string_at(0)
+    elif name == "hang":
+        while True:
+            time.sleep(3600)
+    elif name == "systemexit":
+        raise SystemExit(3)
+    elif name == "keyboardinterrupt":
+        raise KeyboardInterrupt
+    elif name == "memoryerror":
+        raise MemoryError
+    elif name == "raise_unpicklable":
+        raise _UnpicklableError()
+    elif name == "slow":
+        time.sleep(float(arg or 1))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _disk_error(exc: OSError, what: str) -> tuple[Code, str]:
+    if exc.errno in _DISK_FULL_ERRNOS:
+        return Code.DISK_FULL, f"the disk is full: cannot write {what}"
+    return Code.WRITE_FAILED, f"cannot write {what}: {exc.strerror or exc}"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _claim_name(temp: str, final_path: str) -> bool:
+    """Move ``temp`` to ``final_path`` only if that name is free. False if taken."""
+    try:
+        os.link(temp, final_path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
+            raise
+    # No hard links here (FAT, some network shares): reserve the name with
+    # an exclusive create, then replace our own placeholder.
+    try:
+        os.close(os.open(final_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except FileExistsError:
+        return False
+    os.replace(temp, final_path)
+    return True
+
+
+def write_file(final_path: str, data: bytes, overwrite: str, mtime_ns: int | None = None,
+               atime_ns: int | None = None) -> tuple[Code, str]:
+    """:func:`write_atomic` with the reason: (code, message)."""
+    folder, name = os.path.split(os.path.abspath(final_path))
+    if overwrite != OverwritePolicy.OVERWRITE and os.path.lexists(final_path):
+        return Code.SKIPPED_EXISTING, "the output already exists"
+    temp = os.path.join(folder, f".{name}{TEMP_MARKER}{secrets.token_hex(4)}")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if mtime_ns is not None:
+            os.utime(temp, ns=(atime_ns if atime_ns is not None else mtime_ns, mtime_ns))
+        if overwrite == OverwritePolicy.OVERWRITE:
+            os.replace(temp, final_path)
+        elif not _claim_name(temp, final_path):
+            return Code.SKIPPED_EXISTING, "the output already exists"
+        return Code.OK, ""
+    except OSError as exc:
+        return _disk_error(exc, os.path.basename(final_path))
+    finally:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass
+
+
+def write_atomic(final_path: str, data: bytes, overwrite: str, mtime_ns: int | None = None) -> Code:
+    """Write ``data`` to ``final_path`` atomically (see the module docs).
+
+    ``overwrite`` is "overwrite" (replace an existing file), or "skip"/"rename"
+    (never clobber: SKIPPED_EXISTING if the name is taken). ENOSPC/EDQUOT
+    → DISK_FULL, other OS errors → WRITE_FAILED; the temp file never stays.
+    """
+    return write_file(final_path, data, overwrite, mtime_ns)[0]
+
+
+def _renamed(path: str, attempt: int) -> str:
+    stem, ext = os.path.splitext(path)
+    return f"{stem} ({attempt}){ext}"
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _process_bytes(spec: TaskSpec, source: str | bytes, output_name: str | None,
+                   result: dict[str, Any]) -> bytes:
+    """Open, process and encode; fills ``result`` with what was learnt."""
+    with open_image(source, spec.limits) as image:
+        result["format_in"] = (image.format or "").lower() or None
+        result["width_in"], result["height_in"] = image.size
+        fmt: FormatInfo = engine.output_format_for(spec.pipeline, image.format, output_name)
+        processed = engine.process(image, spec.pipeline, source_path=spec.input_path, fmt=fmt)
+        try:
+            data = engine.encode(processed, spec.pipeline, fmt)
+        finally:
+            result["warnings"] = tuple(str(w) for w in processed.warnings)
+    result["width_out"], result["height_out"] = processed.size
+    result["format_out"] = fmt.key
+    result["bytes_out"] = len(data)
+    return data
+
+
+def _run(spec: TaskSpec, info: dict[str, Any]) -> TaskResult:
+    configure_pillow(spec.limits)
+    _inject(spec.test_fault, "start")
+    input_path, output_path = spec.input_path, spec.output_path
+    overwrite = spec.overwrite
+    if os.path.lexists(output_path) and _same_file(input_path, output_path):
+        if not spec.backup_path:
+            return TaskResult.failure(spec, Code.UNSAFE_PATH, "the output would replace the original; "
+                                      "use “replace originals” (which keeps a backup)")
+        overwrite = OverwritePolicy.OVERWRITE.value  # the explicit replace-originals flow
+    if overwrite == OverwritePolicy.SKIP and os.path.lexists(output_path):
+        return TaskResult.failure(spec, Code.SKIPPED_EXISTING, "the output already exists")
+    try:
+        stat = os.stat(input_path)
+    except OSError as exc:
+        return TaskResult.failure(spec, Code.READ_FAILED, f"the file cannot be read: {exc.strerror or exc}")
+    info["bytes_in"] = stat.st_size
+    data = _process_bytes(spec, input_path, output_path, info)
+    if spec.backup_path:
+        os.makedirs(os.path.dirname(os.path.abspath(spec.backup_path)), exist_ok=True)
+        if os.path.lexists(spec.backup_path):
+            return TaskResult.failure(spec, Code.UNSAFE_PATH, "the backup file already exists; nothing was replaced", **info)
+        try:
+            shutil.copy2(input_path, spec.backup_path)
+        except OSError as exc:
+            code, message = _disk_error(exc, "the backup copy")
+            return TaskResult.failure(spec, code, message + "; nothing was replaced", **info)
+    _inject(spec.test_fault, "before_write")
+    times = (stat.st_mtime_ns, stat.st_atime_ns) if spec.keep_dates else (None, None)
+    code, message = write_file(output_path, data, overwrite, *times)
+    attempt = 1
+    while code == Code.SKIPPED_EXISTING and overwrite == OverwritePolicy.RENAME and attempt < 1000:
+        attempt += 1  # the name was taken after planning: the next free "name (n).ext"
+        output_path = _renamed(spec.output_path, attempt)
+        code, message = write_file(output_path, data, overwrite, *times)
+    if code != Code.OK:
+        info.pop("bytes_out", None)
+        return TaskResult.failure(spec, code, message, **info)
+    _inject(spec.test_fault, "after_write")
+    return TaskResult(task_id=spec.task_id, input_path=input_path, output_path=output_path, **info)
+
+
+def _failure(spec: TaskSpec, exc: BaseException, info: dict[str, Any]) -> TaskResult:
+    code, message = classify_exception(exc)
+    extra = {k: v for k, v in info.items() if k != "bytes_out"}
+    return TaskResult.failure(spec, code, str(message), **extra)
+
+
+def run_task(spec: TaskSpec) -> TaskResult:
+    """Process one file. Never raises; the result is always picklable."""
+    started = time.perf_counter()
+    info: dict[str, Any] = {}
+    try:
+        result = _run(spec, info)
+    except BaseException as exc:  # noqa: BLE001 - errors are data (SystemExit included)
+        try:
+            result = _failure(spec, exc, info)
+        except BaseException:  # noqa: BLE001 - even describing the error failed
+            result = TaskResult.failure(spec, Code.INTERNAL_ERROR, "unexpected error")
+    return _finish(result, started)
+
+
+def _finish(result: TaskResult, started: float) -> TaskResult:
+    seconds = round(time.perf_counter() - started, 6)
+    return TaskResult.from_dict({**result.to_dict(), "seconds": seconds})
+
+
+def run_chunk(specs: tuple[TaskSpec, ...]) -> list[TaskResult]:
+    """Several small tasks in one submission (less per-task overhead)."""
+    return [run_task(spec) for spec in specs]
+
+
+def run_task_bytes(spec: TaskSpec, data: bytes) -> tuple[TaskResult, bytes | None]:
+    """Process a file given as bytes, with no file-system access (Dask "bytes"
+    transfer): returns the result and the encoded output for the caller to
+    write (None on failure)."""
+    started = time.perf_counter()
+    info: dict[str, Any] = {"bytes_in": len(data)}
+    try:
+        configure_pillow(spec.limits)
+        _inject(spec.test_fault, "start")
+        out = _process_bytes(spec, bytes(data), spec.output_path, info)
+        result = TaskResult(task_id=spec.task_id, input_path=spec.input_path, output_path=spec.output_path, **info)
+    except BaseException as exc:  # noqa: BLE001
+        return _finish(_failure(spec, exc, info), started), None
+    return _finish(result, started), out

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from PySide6.QtCore import QObject, QTimer, Qt, Signal, Slot
 
@@ -141,26 +141,23 @@ class BatchController(QObject):
 
     def start(
         self,
-        tasks: Sequence[TaskSpec],
+        tasks: Sequence[TaskSpec | TaskResult],
         *,
         mode: str = "auto",
         workers: int | None = None,
         scheduler: str | None = None,
         report: str | None = None,
-        preceding: Iterable[TaskResult] = (),
     ) -> None:
         """Start a batch in the background; returns at once.
 
-        ``preceding`` are results known before running (files the plan
-        skipped): they are reported through ``file_finished`` first so the
-        list and the counts include them.
+        ``tasks`` may mix TaskSpecs and ready TaskResults (files the plan
+        skips): the runner reports and counts those like any other result.
+        ``report`` is a .json or .csv path for the run report.
         """
         if self.is_running:
             raise RuntimeError("a batch is already running")
         self._batch_id += 1
         recorder = _Recorder(self, self._batch_id)
-        for result in preceding:
-            recorder.file_finished(result)
         self._recorder = recorder
         self._total = len(tasks)
         self._done = 0

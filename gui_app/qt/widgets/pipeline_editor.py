@@ -78,6 +78,9 @@ class StepList(QListWidget):
         self.setAlternatingRowColors(False)
         self.setIconSize(QSize(18, 18))
         self.setSpacing(1)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setWordWrap(False)
         self.model().rowsMoved.connect(lambda *_: self.order_changed.emit())
 
 
@@ -157,8 +160,9 @@ class PipelineEditor(QWidget):
         split.setChildrenCollapsible(False)
         split.addWidget(top)
         split.addWidget(scroll)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 2)
+        split.setSizes([230, 360])
         self.splitter = split
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -293,7 +297,9 @@ class PipelineEditor(QWidget):
             item.setText(f"{item.data(_STEP)[0]} (unknown step)")
             return
         summary = step_summary(info, values)
-        item.setText(f"{info.label}  —  {summary}" if summary else info.label)
+        if len(summary) > 44:
+            summary = summary[:43].rstrip(", ") + "…"
+        item.setText(f"{info.label}\n{summary}" if summary else info.label)
         item.setToolTip(info.description or info.label)
 
     # ---------------------------------------------------------------- form

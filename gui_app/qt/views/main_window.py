@@ -1,0 +1,917 @@
+"""The main window: inputs on the left, preview/plan/log in the middle,
+pipeline and output settings on the right, the run bar at the bottom.
+
+The window arranges widgets and wires them together; the work is done by the
+core (scan, plan, engine preview, runner) through helper threads and the
+BatchController, so no slot here ever blocks the UI thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import time
+
+from PySide6.QtCore import QSize, QStandardPaths, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui_app import APP_NAME
+from gui_app.core.specs import Code, Limits, OpSpec, OutputSpec, Pipeline, SpecError, Status
+
+from .. import tasks
+from ..compat import human_duration, human_size
+from ..controller import BatchController
+from ..icons import app_icon, icon
+from ..settings import Settings
+from ..widgets.drop_zone import DropOverlay, EmptyState, local_paths
+from ..widgets.input_list import FAILED, InputModel, InputView, StatusFilter
+from ..widgets.output_settings import OutputSettings
+from ..widgets.pipeline_editor import PipelineEditor
+from ..widgets.plan_table import PlanPanel
+from ..widgets.preset_bar import CUSTOM, PresetBar
+from ..widgets.preview import PreviewPanel
+from ..widgets.run_panel import LogPane, RunBar, RunSettings
+
+#: The pipeline a first-time user starts with (DESIGN.md §1's example).
+DEFAULT_PIPELINE = Pipeline(steps=(
+    OpSpec.make("auto_orient"),
+    OpSpec.make("resize", mode="long_edge", long_edge=2048),
+    OpSpec.make("metadata", mode="strip_gps"),
+    OpSpec.make("encode", format="webp", quality=80),
+))
+SCAN_BATCH = 400
+RECENT_MAX = 8
+
+
+def default_output_folder() -> str:
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return os.path.join(pictures or os.path.expanduser("~"), "ImageBatch")
+
+
+def reports_folder() -> str:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+    return os.path.join(base or os.path.expanduser("~/.imagebatch"), "reports")
+
+
+def human_error(path: str, message: str) -> str:
+    """'photo.heic: this file is damaged (truncated)'."""
+    return f"{os.path.basename(path)}: {message or 'failed'}"
+
+
+def _section(title: str) -> QLabel:
+    label = QLabel(title)
+    label.setProperty("role", "section")
+    return label
+
+
+class MainWindow(QMainWindow):
+    """Signals: ``plan_ready`` after the plan table is refreshed,
+    ``scan_finished`` after a background scan has listed its files,
+    ``batch_done(summary)`` after a batch's summary is shown."""
+
+    plan_ready = Signal()
+    scan_finished = Signal()
+    batch_done = Signal(object)
+
+    def __init__(self, settings: Settings | None = None, limits: Limits | None = None, parent=None):
+        super().__init__(parent)
+        self.settings = settings or Settings()
+        self.limits = limits or Limits()
+        self.controller = BatchController(self, self.limits)
+        self.model = InputModel(self, self.limits)
+        self.filter_model = StatusFilter(self)
+        self.filter_model.setSourceModel(self.model)
+        self._roots: list[str] = []
+        self._scans = 0
+        self._scan_generation = 0
+        self._close_after_batch = False
+        self._closing_confirmed = False
+        self._last_output_root: str | None = None
+        self._last_summary = None
+        self._variant_steps: tuple = ()  # (suffix, extra steps) of a fan-out preset
+        self._applying_preset = False
+        self.summary_box: QMessageBox | None = None
+        self._icon_bindings: list[tuple[object, str, str | None]] = []
+
+        self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.setMinimumSize(QSize(900, 600))
+        self._build_actions()
+        self._build_ui()
+        self._connect()
+        self._restore()
+        self._update_inputs_state()
+        self._update_run_state()
+
+    # ================================================================ build
+    def _action(self, icon_name: str | None, text: str, tip: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+            self._icon_bindings.append((action, icon_name, None))
+        action.setToolTip(tip + (f" ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})" if shortcut else ""))
+        action.setStatusTip(tip)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.add_folder_action = self._action("add-folder", "Add folder…", "Add a folder of images",
+                                              self.choose_folder, QKeySequence("Ctrl+Shift+O"))
+        self.add_files_action = self._action("add-files", "Add files…", "Add image files",
+                                             self.choose_files, QKeySequence.StandardKey.Open)
+        self.remove_action = self._action("remove", "Remove", "Remove the selected inputs from the list",
+                                          self.remove_selected)
+        self.clear_action = self._action("clear", "Clear", "Remove every input from the list", self.clear_inputs)
+        self.start_action = self._action(None, "Start", "Process every input", self.start_batch,
+                                         QKeySequence("Ctrl+Return"))
+        self.start_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self.cancel_action = self._action(None, "Cancel", "Stop the batch", self.cancel_batch,
+                                          QKeySequence(Qt.Key.Key_Escape))
+        self.retry_action = self._action("retry", "Retry failed", "Run the failed files again", self.retry_failed)
+        self.open_output_action = self._action("open-folder", "Open output folder", "Show the outputs in the file manager",
+                                               self.open_output_folder)
+        self.quit_action = self._action(None, "Quit", "Close ImageBatch", self.close, QKeySequence.StandardKey.Quit)
+
+    def _build_ui(self) -> None:
+        # Menus (File / Batch / Help) mirror the toolbar for keyboard users.
+        menu = self.menuBar().addMenu("&File")
+        menu.addAction(self.add_folder_action)
+        menu.addAction(self.add_files_action)
+        self.recent_menu = menu.addMenu("Recent folders")
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
+        batch = self.menuBar().addMenu("&Batch")
+        for a in (self.start_action, self.cancel_action, self.retry_action, self.open_output_action):
+            batch.addAction(a)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("About ImageBatch", self.show_about)
+
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setIconSize(QSize(20, 20))
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for a in (self.add_folder_action, self.add_files_action):
+            toolbar.addAction(a)
+        toolbar.addSeparator()
+        for a in (self.remove_action, self.clear_action):
+            toolbar.addAction(a)
+        spacer = QWidget()
+        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding, spacer.sizePolicy().verticalPolicy())
+        toolbar.addWidget(spacer)
+        toolbar.addAction(self.retry_action)
+        toolbar.addAction(self.open_output_action)
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
+
+        # ---- left: inputs
+        self.empty_state = EmptyState()
+        self.input_view = InputView()
+        self.input_view.setModel(self.filter_model)
+        self.recursive = QCheckBox("Include sub-folders")
+        self.recursive.setChecked(True)
+        self.recursive.setToolTip("Search the sub-folders of added folders too")
+        self.include = QLineEdit()
+        self.include.setPlaceholderText("Only: *.jpg")
+        self.include.setToolTip("Only files matching these patterns (separate with spaces or commas)")
+        self.include.setAccessibleName("Include filter")
+        self.exclude = QLineEdit()
+        self.exclude.setPlaceholderText("Except: *_small.*")
+        self.exclude.setToolTip("Leave out files matching these patterns")
+        self.exclude.setAccessibleName("Exclude filter")
+        for edit in (self.include, self.exclude):
+            edit.setClearButtonEnabled(True)
+        filters = QHBoxLayout()
+        filters.setContentsMargins(0, 0, 0, 0)
+        filters.addWidget(self.recursive)
+        filters.addWidget(self.include, 1)
+        filters.addWidget(self.exclude, 1)
+        self.count_label = QLabel("")
+        self.count_label.setAccessibleName("Input count and size")
+        self.failed_only = QCheckBox("Show failed only")
+        self.failed_only.setToolTip("List only the files that failed in the last batch")
+        footer = QHBoxLayout()
+        footer.setContentsMargins(0, 0, 0, 0)
+        footer.addWidget(self.count_label, 1)
+        footer.addWidget(self.failed_only)
+        list_page = QWidget()
+        list_layout = QVBoxLayout(list_page)
+        list_layout.setContentsMargins(0, 0, 0, 0)
+        list_layout.addLayout(filters)
+        list_layout.addWidget(self.input_view, 1)
+        list_layout.addLayout(footer)
+        self.input_stack = QStackedWidget()
+        self.input_stack.addWidget(self.empty_state)
+        self.input_stack.addWidget(list_page)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(10, 8, 4, 4)
+        left_layout.addWidget(_section("Images"))
+        left_layout.addWidget(self.input_stack, 1)
+
+        # ---- middle: preview / plan / log
+        self.preview = PreviewPanel(limits=self.limits)
+        self.plan_panel = PlanPanel()
+        self.log = LogPane()
+        self.center_tabs = QTabWidget()
+        self.center_tabs.setDocumentMode(True)
+        self.center_tabs.addTab(self.preview, icon("split"), "Preview")
+        self.center_tabs.addTab(self.plan_panel, icon("plan"), "Plan")
+        self.center_tabs.addTab(self.log, icon("log"), "Log")
+        self.center_tabs.setAccessibleName("Preview, plan and log")
+
+        # ---- right: preset, steps, output, workers
+        self.pipeline_editor = PipelineEditor()
+        self.preset_bar = PresetBar(self._preset_from_editor)
+        self.output_settings = OutputSettings()
+        self.run_settings = RunSettings()
+        steps_page = QWidget()
+        steps_layout = QVBoxLayout(steps_page)
+        steps_layout.setContentsMargins(8, 8, 8, 8)
+        steps_layout.addWidget(self.preset_bar)
+        self.variant_note = QLabel("")
+        self.variant_note.setWordWrap(True)
+        self.variant_note.setProperty("role", "hint")
+        self.variant_note.hide()
+        steps_layout.addWidget(self.variant_note)
+        steps_layout.addWidget(self.pipeline_editor, 1)
+        output_page = QWidget()
+        output_layout = QVBoxLayout(output_page)
+        output_layout.setContentsMargins(8, 8, 8, 8)
+        output_layout.addWidget(_section("Output"))
+        output_layout.addWidget(self.output_settings)
+        output_layout.addSpacing(10)
+        output_layout.addWidget(_section("Processing"))
+        output_layout.addWidget(self.run_settings)
+        output_layout.addStretch(1)
+        output_scroll = QScrollArea()
+        output_scroll.setWidgetResizable(True)
+        output_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        output_scroll.setWidget(output_page)
+        self.settings_tabs = QTabWidget()
+        self.settings_tabs.setDocumentMode(True)
+        self.settings_tabs.addTab(steps_page, icon("settings"), "Steps")
+        self.settings_tabs.addTab(output_scroll, icon("open-folder"), "Output")
+        self.settings_tabs.setAccessibleName("Settings")
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.center_tabs)
+        self.splitter.addWidget(self.settings_tabs)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 4)
+        self.splitter.setStretchFactor(1, 5)
+        self.splitter.setStretchFactor(2, 3)
+        self.splitter.setSizes([540, 480, 380])
+
+        self.run_bar = RunBar()
+        self.run_bar.start_button.clicked.connect(self.start_batch)
+        self.run_bar.cancel_button.clicked.connect(self.cancel_batch)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        central_layout.addWidget(self.splitter, 1)
+        central_layout.addWidget(line)
+        central_layout.addWidget(self.run_bar)
+        self.setCentralWidget(central)
+        self.drop_overlay = DropOverlay(central)
+        self.statusBar().showMessage("Ready", 3000)
+
+        self._plan_timer = QTimer(self)
+        self._plan_timer.setSingleShot(True)
+        self._plan_timer.setInterval(300)
+        self._plan_timer.timeout.connect(self.refresh_plan)
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(500)
+        self._save_timer.timeout.connect(self.save_settings)
+        self._plan_generation = 0
+
+    def _connect(self) -> None:
+        self.empty_state.add_folder.connect(self.choose_folder)
+        self.empty_state.add_files.connect(self.choose_files)
+        self.empty_state.open_samples.connect(self.open_samples)
+        self.model.totals_changed.connect(self._update_inputs_state)
+        self.input_view.selectionModel().currentRowChanged.connect(lambda *_: self._update_preview())
+        self.recursive.toggled.connect(self._filters_changed)
+        self.include.editingFinished.connect(self._filters_changed)
+        self.exclude.editingFinished.connect(self._filters_changed)
+        self.failed_only.toggled.connect(self.filter_model.set_failed_only)
+        self.pipeline_editor.pipeline_changed.connect(self._pipeline_changed)
+        self.output_settings.changed.connect(self._settings_changed)
+        self.run_settings.changed.connect(self._schedule_save)
+        self.preset_bar.preset_chosen.connect(self.apply_preset)
+        self.preset_bar.custom_chosen.connect(self._custom_chosen)
+        self.preset_bar.message.connect(self.show_message)
+        self.center_tabs.currentChanged.connect(lambda _i: self._schedule_plan())
+        c = self.controller
+        c.started.connect(self._batch_started)
+        c.file_finished.connect(self._files_finished)
+        c.progress_info.connect(self.run_bar.show_progress)
+        c.finished.connect(self._batch_finished)
+        c.running_changed.connect(lambda _r: self._update_run_state())
+
+    # ============================================================= settings
+    def _restore(self) -> None:
+        s = self.settings
+        geometry = s.get_bytes("window/geometry")
+        if not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 860)
+        splitter = s.get_bytes("window/splitter")
+        if not splitter.isEmpty():
+            self.splitter.restoreState(splitter)
+        pipeline = DEFAULT_PIPELINE
+        data = s.get_json("pipeline/steps")
+        if isinstance(data, list):
+            try:
+                pipeline = Pipeline.from_list(data)
+            except SpecError:
+                pipeline = DEFAULT_PIPELINE
+        self.pipeline_editor.set_pipeline(pipeline)
+        output = OutputSpec(out_dir=default_output_folder())
+        data = s.get_json("output/spec")
+        if isinstance(data, dict):
+            known = {f.name for f in dataclasses.fields(OutputSpec)}
+            try:
+                output = OutputSpec(**{k: v for k, v in data.items() if k in known})
+            except TypeError:
+                pass
+        self.output_settings.set_output_spec(output)
+        self.run_settings.set_values(s.get_str("run/mode", "auto"), s.get_int("run/workers", 0) or None,
+                                     s.get_str("run/scheduler", "") or None)
+        self.recursive.setChecked(s.get_bool("inputs/recursive", True))
+        self.include.setText(s.get_str("inputs/include", ""))
+        self.exclude.setText(s.get_str("inputs/exclude", ""))
+        self.preview.side_button.setChecked(s.get_bool("preview/side_by_side", False))
+        self.preset_bar.select(s.get_str("preset/name", CUSTOM))
+        self._update_recent_menu()
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.set_bytes("window/geometry", self.saveGeometry())
+        s.set_bytes("window/splitter", self.splitter.saveState())
+        s.set_json("pipeline/steps", self.pipeline_editor.pipeline().to_list())
+        s.set_json("output/spec", self.output_settings.output_spec().to_dict())
+        mode, workers, scheduler = self.run_settings.values()
+        s.set("run/mode", mode)
+        s.set("run/workers", workers or 0)
+        s.set("run/scheduler", scheduler or "")
+        s.set("inputs/recursive", self.recursive.isChecked())
+        s.set("inputs/include", self.include.text())
+        s.set("inputs/exclude", self.exclude.text())
+        s.set("preview/side_by_side", self.preview.side_button.isChecked())
+        s.set("preset/name", self.preset_bar.current_name())
+        s.sync()
+
+    def _schedule_save(self) -> None:
+        self._save_timer.start()
+
+    def _remember_folder(self, folder: str) -> None:
+        recent = [f for f in self.settings.get_list("inputs/recent") if f != folder]
+        recent.insert(0, folder)
+        self.settings.set_json("inputs/recent", recent[:RECENT_MAX])
+        self._update_recent_menu()
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.get_list("inputs/recent")
+        for folder in recent:
+            action = self.recent_menu.addAction(folder)
+            action.setData(folder)
+            action.triggered.connect(self._open_recent)
+        self.recent_menu.setEnabled(bool(recent))
+
+    def _open_recent(self) -> None:
+        folder = self.sender().data()
+        if folder and os.path.isdir(folder):
+            self.add_paths([folder])
+        else:
+            self.show_message(f"{folder} no longer exists.")
+
+    # =============================================================== inputs
+    def choose_folder(self) -> None:
+        start = (self.settings.get_list("inputs/recent") or [os.path.expanduser("~")])[0]
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of images", start)
+        if folder:
+            self.add_paths([folder])
+
+    def choose_files(self) -> None:
+        start = (self.settings.get_list("inputs/recent") or [os.path.expanduser("~")])[0]
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Add images", start,
+            "Images (*.jpg *.jpeg *.png *.webp *.avif *.heic *.heif *.tif *.tiff *.gif *.bmp);;All files (*)")
+        if files:
+            self.add_paths(files)
+
+    def open_samples(self) -> None:
+        from gui_app.resources_path import sample_folder
+
+        self.add_paths([str(sample_folder())], remember=False)
+
+    def add_paths(self, paths: list[str], remember: bool = True) -> None:
+        """Add files and folders; folders are scanned in the background."""
+        paths = [os.path.abspath(p) for p in paths if p]
+        if not paths:
+            return
+        for p in paths:
+            if p not in self._roots:
+                self._roots.append(p)
+            if remember and os.path.isdir(p):
+                self._remember_folder(p)
+        self._scan(paths)
+
+    def _scan_options(self) -> dict:
+        from gui_app.core.plan import scan_options_for
+
+        def patterns(text: str) -> tuple[str, ...]:
+            return tuple(p for p in text.replace(",", " ").split() if p)
+
+        options = dict(scan_options_for(self.output_settings.output_spec()))
+        options.update(recursive=self.recursive.isChecked(), include=patterns(self.include.text()),
+                       exclude=patterns(self.exclude.text()))
+        return options
+
+    def _scan(self, paths: list[str]) -> None:
+        from gui_app.core.scan import scan
+
+        options = self._scan_options()
+        generation = self._scan_generation
+        iterator = scan(paths, **options)
+
+        def next_batch():
+            return list(itertools.islice(iterator, SCAN_BATCH))
+
+        async def run():
+            found = 0
+            self._scans += 1
+            try:
+                while True:
+                    batch = await tasks.run_blocking(next_batch)
+                    if generation != self._scan_generation:
+                        return
+                    if not batch:
+                        break
+                    found += self.model.add_entries(batch)
+                    self.statusBar().showMessage(f"Looking for images… {len(self.model.rows)} found")
+            finally:
+                self._scans -= 1
+            self.statusBar().showMessage(f"Added {found} image{'s' if found != 1 else ''}.", 5000)
+            if found and self.input_view.currentIndex().row() < 0:
+                self.input_view.setCurrentIndex(self.filter_model.index(0, 0))
+            self._schedule_plan()
+            self.scan_finished.emit()
+
+        tasks.spawn(run(), on_error=lambda exc: self.show_message(f"Scanning stopped: {exc}"))
+
+    @property
+    def is_scanning(self) -> bool:
+        return self._scans > 0
+
+    def _filters_changed(self, *_args) -> None:
+        self._schedule_save()
+        if self._roots:
+            roots = list(self._roots)
+            self._scan_generation += 1
+            self.model.clear()
+            self._scan(roots)
+
+    def remove_selected(self) -> None:
+        rows = sorted({self.filter_model.mapToSource(i).row() for i in self.input_view.selectionModel().selectedRows()})
+        self.model.remove_rows(rows)
+        self._schedule_plan()
+
+    def clear_inputs(self) -> None:
+        self._scan_generation += 1
+        self._roots.clear()
+        self.model.clear()
+        self._schedule_plan()
+
+    def _update_inputs_state(self) -> None:
+        count = len(self.model.rows)
+        self.input_stack.setCurrentIndex(1 if count else 0)
+        noun = "image" if count == 1 else "images"
+        self.count_label.setText(f"{count} {noun} · {human_size(self.model.total_size())}" if count else "")
+        self.remove_action.setEnabled(count > 0)
+        self.clear_action.setEnabled(count > 0)
+        self._update_run_state()
+        if not count:
+            self.preview.request(None, None)
+
+    # ------------------------------------------------------------ drag/drop
+    def dragEnterEvent(self, event) -> None:
+        if local_paths(event.mimeData()) and not self.controller.is_running:
+            event.acceptProposedAction()
+            self._show_drop_target(True)
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        if local_paths(event.mimeData()) and not self.controller.is_running:
+            event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event) -> None:
+        self._show_drop_target(False)
+
+    def dropEvent(self, event) -> None:
+        self._show_drop_target(False)
+        paths = local_paths(event.mimeData())
+        if not paths or self.controller.is_running:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.add_paths(paths)
+
+    def _show_drop_target(self, on: bool) -> None:
+        self.empty_state.set_highlight(on)
+        if on and self.input_stack.currentIndex() == 1:
+            self.drop_overlay.setGeometry(self.centralWidget().rect())
+            self.drop_overlay.raise_()
+            self.drop_overlay.show()
+        else:
+            self.drop_overlay.hide()
+
+    # ======================================================= pipeline/output
+    def current_pipeline(self) -> Pipeline | None:
+        try:
+            return self.pipeline_editor.valid_pipeline()
+        except SpecError:
+            return None
+
+    def _preset_from_editor(self, name: str, description: str):
+        from gui_app.core.presets import Preset
+
+        output = self.output_settings.output_spec()
+        overrides = {k: v for k, v in output.to_dict().items()
+                     if k in ("template", "overwrite", "keep_dates", "keep_structure", "destination", "subfolder_name")}
+        return Preset(name=name, description=description, pipeline=self.pipeline_editor.valid_pipeline(),
+                      output=overrides, builtin=False, variant_steps=self._variant_steps)
+
+    def _variants(self, pipeline: Pipeline | None = None) -> tuple:
+        """(suffix, full pipeline) per output when a fan-out preset is active."""
+        base = pipeline or self.current_pipeline() or Pipeline()
+        return tuple((suffix, Pipeline(base.steps + extra.steps)) for suffix, extra in self._variant_steps)
+
+    def apply_preset(self, preset) -> None:
+        self._applying_preset = True
+        try:
+            self._variant_steps = tuple(preset.variant_steps)
+            self.pipeline_editor.set_pipeline(preset.pipeline)
+            overrides = dict(preset.output or {})
+            if overrides:
+                self.output_settings.apply_overrides(overrides)
+        finally:
+            self._applying_preset = False
+        self._update_variant_note()
+        count = len(self._variant_steps)
+        note = f" ({count} outputs per image)" if count else ""
+        self.show_message(f"Preset “{preset.name}” loaded{note}.")
+        self._pipeline_changed()
+
+    def _update_variant_note(self) -> None:
+        if self._variant_steps:
+            suffixes = ", ".join(s or "(no suffix)" for s, _ in self._variant_steps)
+            self.variant_note.setText(f"Each image is written {len(self._variant_steps)} times, "
+                                      f"with these name suffixes: {suffixes}. The steps below come first.")
+        self.variant_note.setVisible(bool(self._variant_steps))
+
+    def _custom_chosen(self) -> None:
+        self._variant_steps = ()
+        self._update_variant_note()
+        self._settings_changed()
+
+    def _pipeline_changed(self) -> None:
+        if not self._applying_preset:
+            self.preset_bar.mark_custom()
+        self._update_preview()
+        self._settings_changed()
+
+    def _settings_changed(self) -> None:
+        self._update_example()
+        self._schedule_plan()
+        self._schedule_save()
+        self._update_run_state()
+
+    def _update_example(self) -> None:
+        from gui_app.core.plan import example_output_name
+
+        pipeline = self.current_pipeline()
+        if pipeline is None:
+            self.output_settings.set_example("Fix the step settings to see an example name.", problem=True)
+            return
+        sample = self.model.rows[0].path if self.model.rows else None
+        output = self.output_settings.output_spec()
+        try:
+            name = example_output_name(output, pipeline, sample, limits=self.limits,
+                                       variant=self._variant_steps[0][0] if self._variant_steps else "")
+        except SpecError as exc:
+            self.output_settings.set_example(f"Name template: {exc.reason}", problem=True)
+            return
+        except Exception as exc:
+            self.output_settings.set_example(f"Name template: {exc}", problem=True)
+            return
+        source = os.path.basename(sample) if sample else "IMG_0001.jpg"
+        self.output_settings.set_example(f"Example: {source} → {name}")
+
+    def _update_preview(self) -> None:
+        index = self.input_view.currentIndex()
+        if not index.isValid():
+            self.preview.request(None, None)
+            return
+        row = self.model.rows[self.filter_model.mapToSource(index).row()]
+        pipeline = self.current_pipeline()
+        if self._variant_steps and pipeline is not None:
+            pipeline = self._variants(pipeline)[-1][1]
+        self.preview.request(row.path, pipeline)
+
+    # ================================================================= plan
+    def _schedule_plan(self) -> None:
+        self._plan_generation += 1
+        self._plan_timer.start()
+
+    def _output_problem(self, output: OutputSpec) -> str | None:
+        from gui_app.core.plan import check_output_dir
+
+        if output.destination == "folder":
+            return check_output_dir(output.out_dir)
+        return None
+
+    def _make_plan_now(self, entries, pipeline, output):
+        from gui_app.core.plan import make_plan
+
+        return make_plan(entries, pipeline, output, self.limits, variants=self._variants(pipeline))
+
+    def refresh_plan(self) -> None:
+        if not self.model.rows:
+            self.plan_panel.set_message("Add images to see what will be written.")
+            self.plan_ready.emit()
+            return
+        pipeline = self.current_pipeline()
+        output = self.output_settings.output_spec()
+        if pipeline is None:
+            self.plan_panel.set_message(self.pipeline_editor.error() or "The steps have a problem.")
+            self.plan_ready.emit()
+            return
+        problem = self._output_problem(output)
+        if problem:
+            self.plan_panel.set_message(problem)
+            self.plan_ready.emit()
+            return
+        generation = self._plan_generation
+        entries = self.model.entries()
+
+        async def run():
+            plan = await tasks.run_blocking(self._make_plan_now, entries, pipeline, output)
+            if generation != self._plan_generation:
+                return
+            self.plan_panel.set_plan(plan, output.out_dir if output.destination == "folder" else None)
+            self.plan_ready.emit()
+
+        tasks.spawn(run(), on_error=lambda exc: (self.plan_panel.set_message(f"The plan could not be made: {exc}"),
+                                                 self.plan_ready.emit()))
+
+    # ================================================================= runs
+    def _update_run_state(self) -> None:
+        running = self.controller.is_running
+        has_inputs = bool(self.model.rows)
+        valid = self.pipeline_editor.error() is None
+        self.start_action.setEnabled(not running and has_inputs and valid)
+        self.run_bar.start_button.setEnabled(self.start_action.isEnabled())
+        self.cancel_action.setEnabled(running)
+        self.run_bar.cancel_button.setEnabled(running)
+        failed = any(r.status == FAILED for r in self.model.rows)
+        self.retry_action.setEnabled(not running and failed)
+        self.open_output_action.setEnabled(self._last_output_root is not None and os.path.isdir(self._last_output_root or ""))
+        for widget in (self.pipeline_editor, self.preset_bar, self.output_settings, self.run_settings,
+                       self.recursive, self.include, self.exclude):
+            widget.setEnabled(not running)
+        for a in (self.add_folder_action, self.add_files_action, self.remove_action, self.clear_action):
+            a.setEnabled(not running and (a in (self.add_folder_action, self.add_files_action) or has_inputs))
+        if not running:
+            tip = "Process every input (Ctrl+Return)"
+            if not has_inputs:
+                tip = "Add images first"
+            elif not valid:
+                tip = "Fix the step settings first"
+            self.run_bar.start_button.setToolTip(tip)
+
+    def start_batch(self, only_failed: bool = False) -> bool:
+        """Plan and start a batch. Returns False (with a message) if it cannot start."""
+        if self.controller.is_running:
+            return False
+        if self.is_scanning:
+            self.show_message("Still looking for images; start again in a moment.")
+            return False
+        pipeline = self.current_pipeline()
+        if pipeline is None:
+            self._refuse(self.pipeline_editor.error() or "The steps have a problem.")
+            return False
+        output = self.output_settings.output_spec()
+        problem = self._output_problem(output)
+        if problem:
+            self._refuse(problem)
+            self.settings_tabs.setCurrentIndex(1)
+            return False
+        rows = [r for r in self.model.rows if not only_failed or r.status == FAILED]
+        if not rows:
+            self._refuse("There are no images to process.")
+            return False
+        entries = [r.entry for r in rows]
+        mode, workers, scheduler = self.run_settings.values()
+        self.save_settings()
+        self.failed_only.setChecked(False)
+
+        async def run():
+            plan = await tasks.run_blocking(self._make_plan_now, entries, pipeline, output)
+            if self.controller.is_running:
+                return
+            items = [item.task if item.task is not None else item.result() for item in plan.items]
+            self.plan_panel.set_plan(plan, output.out_dir if output.destination == "folder" else None)
+            self._last_output_root = output.out_dir if output.destination == "folder" else os.path.dirname(rows[0].path)
+            report = self._report_path(output)
+            self.model.reset_status({i.input_path for i in plan.items if i.task is not None},
+                                    workers or os.cpu_count() or 1)
+            self.run_bar.batch_started(len(items))
+            self.log.add(f"Starting {len(plan.items)} file{'s' if len(plan.items) != 1 else ''}: {plan.describe()}.")
+            self._batch_t0 = time.monotonic()
+            self.controller.start(items, mode=mode, workers=workers, scheduler=scheduler, report=report)
+            self.center_tabs.setCurrentWidget(self.log) if self.center_tabs.currentWidget() is self.plan_panel else None
+            self.statusBar().showMessage("Working…")
+
+        tasks.spawn(run(), on_error=lambda exc: self._refuse(f"The batch could not start: {exc}"))
+        return True
+
+    def _report_path(self, output: OutputSpec) -> str:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        folder = output.out_dir if output.destination == "folder" and output.out_dir else reports_folder()
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, f"imagebatch-report-{stamp}.json")
+
+    def retry_failed(self) -> None:
+        self.start_batch(only_failed=True)
+
+    def cancel_batch(self) -> None:
+        if self.controller.is_running:
+            self.controller.cancel()
+            self.statusBar().showMessage("Cancelling… finished files are kept.")
+            self.log.add("Cancel requested.")
+
+    def _batch_started(self, total: int, mode: str, workers: int, reason: str) -> None:
+        names = {"processes": "processes", "threads": "threads", "sequential": "one at a time", "dask": "a Dask cluster"}
+        text = f"Working with {workers} {'worker' if workers == 1 else 'workers'} ({names.get(mode, mode)})"
+        self.log.add(text + (f": {reason}" if reason else "."))
+
+    def _files_finished(self, results: list) -> None:
+        self.model.apply_results(results)
+        lines = []
+        stamp = time.strftime("%H:%M:%S")
+        for r in results:
+            if r.status == Status.FAILED.value:
+                lines.append(f"{stamp}  Failed  {human_error(r.input_path, r.message)}")
+            elif r.status == Status.SKIPPED.value:
+                lines.append(f"{stamp}  Skipped {human_error(r.input_path, r.message or 'skipped')}")
+            for warning in r.warnings:
+                lines.append(f"{stamp}  Note    {human_error(r.input_path, warning)}")
+        self.log.add_lines(lines)
+
+    def _batch_finished(self, summary) -> None:
+        self.model.finish_batch()
+        self._last_summary = summary
+        self.run_bar.batch_finished(summary)
+        if summary.batch_error:
+            self.log.add(f"The batch stopped: {summary.batch_error}")
+        self.log.add(self.summary_text(summary).replace("\n", " "))
+        self._update_run_state()
+        self.statusBar().showMessage("Batch finished." if not summary.cancelled else "Batch cancelled.", 8000)
+        if self._close_after_batch:
+            self._closing_confirmed = True
+            self.batch_done.emit(summary)
+            self.close()
+            return
+        self.show_summary(summary)
+        self.batch_done.emit(summary)
+
+    @staticmethod
+    def summary_text(summary) -> str:
+        lines = [f"{summary.ok} of {summary.total} images done in {human_duration(summary.seconds)}."]
+        extra = []
+        if summary.failed:
+            extra.append(f"{summary.failed} failed")
+        if summary.skipped:
+            extra.append(f"{summary.skipped} skipped")
+        if summary.cancelled:
+            extra.append(f"{summary.cancelled} cancelled")
+        if extra:
+            lines.append(", ".join(extra).capitalize() + ".")
+        if summary.bytes_in and summary.bytes_out:
+            saved = summary.bytes_in - summary.bytes_out
+            if saved > 0:
+                lines.append(f"Saved {human_size(saved)} ({saved / summary.bytes_in:.0%}): "
+                             f"{human_size(summary.bytes_in)} → {human_size(summary.bytes_out)}.")
+            else:
+                lines.append(f"{human_size(summary.bytes_in)} → {human_size(summary.bytes_out)}.")
+        if summary.batch_error:
+            lines.append(f"The batch stopped: {summary.batch_error}")
+        if summary.report_path:
+            lines.append(f"Report: {summary.report_path}")
+        return "\n".join(lines)
+
+    def show_summary(self, summary) -> None:
+        """The one dialog of a batch: window-modal, non-blocking (open())."""
+        if self.summary_box is not None:
+            self.summary_box.close()
+        failed = summary.failed or summary.batch_error
+        box = QMessageBox(QMessageBox.Icon.Warning if failed else QMessageBox.Icon.Information,
+                          "Batch finished", self.summary_text(summary), QMessageBox.StandardButton.Close, self)
+        box.setObjectName("summaryDialog")
+        if self._last_output_root and os.path.isdir(self._last_output_root):
+            open_button = box.addButton("Open output folder", QMessageBox.ButtonRole.ActionRole)
+            open_button.clicked.connect(self.open_output_folder)
+        if summary.failed:
+            show_button = box.addButton("Show failed", QMessageBox.ButtonRole.ActionRole)
+            show_button.clicked.connect(lambda: self.failed_only.setChecked(True))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.destroyed.connect(lambda *_: setattr(self, "summary_box", None))
+        self.summary_box = box
+        box.open()
+
+    def open_output_folder(self) -> None:
+        if self._last_output_root:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self._last_output_root))
+
+    # ================================================================ misc
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    def _refuse(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10000)
+        self.log.add(text)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Cannot start", text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    def show_about(self) -> None:
+        from gui_app import __version__
+
+        QMessageBox.about(self, "About ImageBatch",
+                          f"<b>ImageBatch {__version__}</b><p>Fast, safe batch image processing.</p>")
+
+    def changeEvent(self, event) -> None:
+        if event.type() == event.Type.PaletteChange:
+            for target, name, colour in self._icon_bindings:
+                target.setIcon(icon(name, colour))
+        super().changeEvent(event)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.drop_overlay.isVisible():
+            self.drop_overlay.setGeometry(self.centralWidget().rect())
+
+    def confirm_close(self) -> bool:
+        """Ask before closing during a batch (tests replace this)."""
+        answer = QMessageBox.question(
+            self, "A batch is running",
+            "Stop the batch and close ImageBatch?\nFinished files are kept; unfinished ones are not written.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event) -> None:
+        if self.controller.is_running and not self._closing_confirmed:
+            if self._close_after_batch or self.confirm_close():
+                self._close_after_batch = True
+                self.controller.cancel()
+                self.statusBar().showMessage("Cancelling the batch, then closing…")
+            event.ignore()
+            return
+        self.save_settings()
+        self.controller.shutdown()
+        event.accept()

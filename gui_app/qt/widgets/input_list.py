@@ -1,0 +1,411 @@
+"""The input list: one row per input file, details filled in lazily.
+
+Rows come from the scanner (ScanEntry). A thumbnail, the pixel dimensions and
+the format are read in helper threads only when a row is first painted, so a
+folder of 10,000 photos appears at once and the window never waits for a
+decode. During a batch each row shows its status; results arrive in batches
+from the controller and update the model with one dataChanged per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPalette, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QTreeView
+
+from gui_app.core.specs import Limits, Status, TaskResult
+
+from .. import tasks
+from ..compat import human_size
+from ..icons import icon
+
+THUMB_SIDE = 44
+
+COLUMNS = ("Name", "Folder", "Dimensions", "Format", "Size", "Status")
+COL_NAME, COL_FOLDER, COL_DIMS, COL_FORMAT, COL_SIZE, COL_STATUS = range(len(COLUMNS))
+
+#: Row status values (strings so they read well in tests and tooltips).
+PENDING, QUEUED, RUNNING, DONE, FAILED, SKIPPED, CANCELLED = (
+    "", "queued", "running", "done", "failed", "skipped", "cancelled"
+)
+_STATUS_TEXT = {PENDING: "", QUEUED: "Waiting", RUNNING: "Working…", DONE: "Done", FAILED: "Failed",
+                SKIPPED: "Skipped", CANCELLED: "Cancelled"}
+_STATUS_ICON = {DONE: "status-done", FAILED: "status-failed", SKIPPED: "status-skipped",
+                CANCELLED: "status-cancelled", QUEUED: "status-pending", RUNNING: "status-running"}
+#: When several outputs come from one input (variants), the worst one shows.
+_SEVERITY = {PENDING: 0, QUEUED: 1, RUNNING: 2, DONE: 3, SKIPPED: 4, CANCELLED: 5, FAILED: 6}
+_FROM_RESULT = {Status.OK.value: DONE, Status.FAILED.value: FAILED, Status.SKIPPED.value: SKIPPED,
+                Status.CANCELLED.value: CANCELLED}
+
+
+@dataclass
+class InputRow:
+    path: str
+    root: str
+    relpath: str
+    size: int
+    mtime_ns: int = 0
+    skip_code: str | None = None
+    skip_reason: str = ""
+    entry: object = None  # the ScanEntry, handed back to the plan
+    width: int | None = None
+    height: int | None = None
+    format: str = ""
+    thumb: QImage | None = None
+    thumb_icon: QIcon | None = None  # made on the UI thread from ``thumb``
+    details: int = 0  # 0 not asked, 1 being read, 2 read, 3 unreadable
+    details_error: str = ""
+    status: str = PENDING
+    message: str = ""
+    outputs: list = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    @property
+    def folder(self) -> str:
+        parent = os.path.dirname(self.relpath)
+        return parent if parent else os.path.basename(self.root.rstrip(os.sep)) or self.root
+
+
+def read_details(path: str, limits: Limits) -> tuple[QImage | None, int | None, int | None, str, str]:
+    """Thumbnail, size and format of one image (runs in a helper thread).
+
+    Opens through the engine's ``open_image`` (content-checked format
+    allowlist, pixel limits): the GUI never decodes anything the batch would
+    refuse. Returns (thumbnail, width, height, format label, error sentence).
+    """
+    from PIL import ImageOps
+
+    from gui_app.core import imageio
+    from gui_app.core.formats import by_pillow_name
+
+    try:
+        image = imageio.open_image(path, limits)
+    except Exception as exc:  # ImageError carries a human message
+        return None, None, None, "", getattr(exc, "message", None) or str(exc) or "cannot be read"
+    try:
+        width, height = image.size
+        fmt = by_pillow_name(image.format)
+        label = fmt.label if fmt else (image.format or "")
+        try:
+            image.draft("RGB", (THUMB_SIDE * 2, THUMB_SIDE * 2))
+        except Exception:
+            pass
+        thumb = ImageOps.exif_transpose(image.copy() if image.mode == "P" else image)
+        thumb.thumbnail((THUMB_SIDE * 2, THUMB_SIDE * 2))
+        thumb = thumb.convert("RGBA")
+        data = thumb.tobytes("raw", "RGBA")
+        qimage = QImage(data, thumb.width, thumb.height, thumb.width * 4, QImage.Format.Format_RGBA8888).copy()
+        orientation = image.getexif().get(0x0112, 1) if hasattr(image, "getexif") else 1
+        if orientation in (5, 6, 7, 8):
+            width, height = height, width
+        return qimage, width, height, label, ""
+    except Exception as exc:
+        return None, None, None, "", imageio.classify_exception(exc)[1]
+    finally:
+        image.close()
+
+
+class InputModel(QAbstractTableModel):
+    """The inputs of the next batch. ``totals_changed`` after adds/removes."""
+
+    totals_changed = Signal()
+
+    def __init__(self, parent=None, limits: Limits | None = None):
+        super().__init__(parent)
+        self.rows: list[InputRow] = []
+        self._index: dict[str, int] = {}
+        self._queue: deque[int] = deque()
+        self._loaders = 0
+        self._generation = 0
+        self.limits = limits or Limits()
+        self.max_loaders = 2
+        self._running_hint = 1
+
+    # ------------------------------------------------------------- editing
+    def add_entries(self, entries) -> int:
+        """Append scan entries not already listed; returns how many were new."""
+        new = []
+        for e in entries:
+            if e.path in self._index:
+                continue
+            self._index[e.path] = len(self.rows) + len(new)
+            new.append(InputRow(e.path, e.root, e.relpath, e.size, e.mtime_ns, e.skip_code, e.skip_reason, e))
+        if new:
+            first = len(self.rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self.rows.extend(new)
+            self.endInsertRows()
+            self.totals_changed.emit()
+        return len(new)
+
+    def remove_rows(self, rows: list[int]) -> None:
+        doomed = set(rows)
+        if not doomed:
+            return
+        self.beginResetModel()
+        self.rows = [r for i, r in enumerate(self.rows) if i not in doomed]
+        self._reindex()
+        self.endResetModel()
+        self.totals_changed.emit()
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self.rows = []
+        self._reindex()
+        self.endResetModel()
+        self.totals_changed.emit()
+
+    def _reindex(self) -> None:
+        self._index = {r.path: i for i, r in enumerate(self.rows)}
+        self._queue.clear()
+        self._generation += 1
+        for r in self.rows:
+            if r.details == 1:
+                r.details = 0
+
+    def total_size(self) -> int:
+        return sum(r.size for r in self.rows)
+
+    def entries(self) -> list:
+        return [r.entry for r in self.rows]
+
+    def row_of(self, path: str) -> int | None:
+        return self._index.get(path)
+
+    # -------------------------------------------------------------- status
+    def reset_status(self, paths_to_run: set[str], running_hint: int = 1) -> None:
+        """Before a batch: rows that will run are queued, the rest cleared."""
+        self._running_hint = max(1, running_hint)
+        for r in self.rows:
+            r.status = QUEUED if r.path in paths_to_run else PENDING
+            r.message = ""
+            r.outputs = []
+        self._mark_running()
+        self._status_changed(0, len(self.rows) - 1)
+
+    def apply_results(self, results: list[TaskResult]) -> None:
+        low, high = len(self.rows), -1
+        for result in results:
+            i = self._index.get(result.input_path)
+            if i is None:
+                continue
+            row = self.rows[i]
+            new = _FROM_RESULT.get(result.status, FAILED)
+            row.outputs.append(result)
+            if row.status in (QUEUED, RUNNING, PENDING) or _SEVERITY[new] > _SEVERITY[row.status]:
+                row.status = new
+                if result.message:
+                    row.message = result.message
+            if result.width_in and not row.width:
+                row.width, row.height = result.width_in, result.height_in
+            low, high = min(low, i), max(high, i)
+        if high >= 0:
+            self._mark_running()
+            self._status_changed(low, high)
+
+    def finish_batch(self) -> None:
+        """After a batch: anything still waiting was not run (cancelled)."""
+        changed = False
+        for r in self.rows:
+            if r.status in (QUEUED, RUNNING):
+                r.status = CANCELLED
+                r.message = "Cancelled before it was processed."
+                changed = True
+        if changed:
+            self._status_changed(0, len(self.rows) - 1)
+
+    def _mark_running(self) -> None:
+        # The runner submits in list order, so the first waiting rows are the
+        # ones being worked on (an approximation: one per worker).
+        budget = self._running_hint
+        for r in self.rows:
+            if budget <= 0:
+                break
+            if r.status == RUNNING:
+                budget -= 1
+            elif r.status == QUEUED:
+                r.status = RUNNING
+                budget -= 1
+
+    def _status_changed(self, low: int, high: int) -> None:
+        if high >= low >= 0:
+            self.dataChanged.emit(self.index(low, 0), self.index(high, COL_STATUS))
+
+    def count_by_status(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.rows:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        return counts
+
+    # ------------------------------------------------------------- details
+    def _request_details(self, i: int) -> None:
+        row = self.rows[i]
+        if row.details != 0 or row.skip_code:
+            return
+        row.details = 1
+        self._queue.append(i)
+        while self._loaders < self.max_loaders and self._queue:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # no event loop yet (e.g. painted before boot)
+                row.details = 0
+                self._queue.clear()
+                return
+            self._loaders += 1
+            tasks.spawn(self._load_details())
+
+    async def _load_details(self) -> None:
+        generation = self._generation
+        try:
+            while self._queue and generation == self._generation:
+                i = self._queue.popleft()
+                if i >= len(self.rows):
+                    continue
+                row = self.rows[i]
+                thumb, width, height, fmt, error = await tasks.run_blocking(read_details, row.path, self.limits)
+                if generation != self._generation or i >= len(self.rows) or self.rows[i] is not row:
+                    continue
+                row.thumb, row.width, row.height, row.format = thumb, width or row.width, height or row.height, fmt
+                row.details, row.details_error = (2, "") if not error else (3, error)
+                self.dataChanged.emit(self.index(i, COL_NAME), self.index(i, COL_FORMAT))
+        finally:
+            self._loaders -= 1
+
+    def details_pending(self) -> bool:
+        return bool(self._queue) or self._loaders > 0
+
+    # ------------------------------------------------------------ Qt model
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole and section == COL_SIZE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self.rows):
+            return None
+        i, col = index.row(), index.column()
+        row = self.rows[i]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_NAME:
+                return row.name
+            if col == COL_FOLDER:
+                return row.folder
+            if col == COL_DIMS:
+                self._request_details(i)
+                if row.width:
+                    return f"{row.width} × {row.height}"
+                return "…" if row.details in (0, 1) and not row.skip_code else ""
+            if col == COL_FORMAT:
+                self._request_details(i)
+                return row.format
+            if col == COL_SIZE:
+                return human_size(row.size)
+            if col == COL_STATUS:
+                if row.skip_code and row.status == PENDING:
+                    return "Will be skipped"
+                return _STATUS_TEXT.get(row.status, row.status)
+        elif role == Qt.ItemDataRole.DecorationRole:
+            if col == COL_NAME:
+                self._request_details(i)
+                if row.thumb is not None:
+                    if row.thumb_icon is None:
+                        row.thumb_icon = QIcon(QPixmap.fromImage(row.thumb))
+                    return row.thumb_icon
+                return icon("image").pixmap(QSize(THUMB_SIDE, THUMB_SIDE))
+            if col == COL_STATUS and row.status in _STATUS_ICON:
+                return icon(_STATUS_ICON[row.status])
+        elif role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row)
+        elif role == Qt.ItemDataRole.ForegroundRole:
+            if col == COL_STATUS and row.status == FAILED:
+                return QColor("#d9453b")
+            if col in (COL_FOLDER, COL_DIMS, COL_FORMAT, COL_SIZE):
+                return QApplication.palette().color(QPalette.ColorGroup.Active, QPalette.ColorRole.PlaceholderText)
+        elif role == Qt.ItemDataRole.TextAlignmentRole and col == COL_SIZE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        elif role == Qt.ItemDataRole.UserRole:
+            return row
+        return None
+
+    def _tooltip(self, row: InputRow) -> str:
+        lines = [row.path]
+        if row.skip_code:
+            lines.append(row.skip_reason or "This file will be skipped.")
+        if row.details_error:
+            lines.append(f"Cannot read it: {row.details_error}")
+        if row.message:
+            lines.append(row.message)
+        for out in row.outputs:
+            if out.output_path and out.status == Status.OK.value:
+                lines.append(f"→ {out.output_path}")
+        return "\n".join(lines)
+
+
+class StatusFilter(QSortFilterProxyModel):
+    """Shows every row, or only failed ones ("Show failed only")."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._failed_only = False
+
+    def set_failed_only(self, on: bool) -> None:
+        # beginFilterChange/endFilterChange: invalidateFilter() is deprecated in 6.10+.
+        if not hasattr(self, "endFilterChange"):  # Qt < 6.9
+            self._failed_only = on
+            self.invalidateFilter()
+            return
+        self.beginFilterChange()
+        self._failed_only = on
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row, source_parent) -> bool:
+        if not self._failed_only:
+            return True
+        model = self.sourceModel()
+        return model.rows[source_row].status == FAILED
+
+
+class InputView(QTreeView):
+    """The table of inputs (a flat tree view: full-row selection, thumbnails)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setRootIsDecorated(False)
+        self.setUniformRowHeights(True)
+        self.setAlternatingRowColors(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setIconSize(QSize(THUMB_SIDE, THUMB_SIDE))
+        self.setAllColumnsShowFocus(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setAccessibleName("Input images")
+        self.setToolTip("")
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+
+    def setModel(self, model) -> None:
+        super().setModel(model)
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((COL_FOLDER, 84), (COL_DIMS, 92), (COL_FORMAT, 52), (COL_SIZE, 66), (COL_STATUS, 86)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(col, width)
+        header.setMinimumSectionSize(36)
+        header.setMinimumWidth(0)
+

@@ -1,0 +1,134 @@
+"""The plan: every input and the output it will get, before anything is written.
+
+Rows come straight from ``gui_app.core.plan.make_plan``. Name collisions,
+existing files, skips and refused names are tinted and explained, so the
+user sees what will happen before pressing Start.
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QLabel, QTreeView, QVBoxLayout, QWidget
+
+from ..icons import mix
+
+COLUMNS = ("Input", "Output", "What happens")
+
+#: action -> (label, tint colour or None)
+ACTIONS = {
+    "process": ("Write", None),
+    "overwrite": ("Replace the existing file", "#d99a1e"),
+    "rename": ("Write under a new name", "#3b82c4"),
+    "skip": ("Skip", "#8a8f98"),
+    "conflict": ("Name conflict", "#d9453b"),
+    "unsafe": ("Refused", "#d9453b"),
+    "not_regular": ("Skip (not a regular file)", "#8a8f98"),
+}
+
+
+class PlanModel(QAbstractTableModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.items: list = []
+        self.output_root: str | None = None
+
+    def set_plan(self, items: list, output_root: str | None) -> None:
+        self.beginResetModel()
+        self.items = list(items)
+        self.output_root = output_root
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.items)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def _short(self, path: str | None) -> str:
+        if not path:
+            return "—"
+        if self.output_root:
+            try:
+                rel = os.path.relpath(path, self.output_root)
+                if not rel.startswith(".."):
+                    return rel
+            except ValueError:
+                pass
+        return path
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        item = self.items[index.row()]
+        col = index.column()
+        label, tint = ACTIONS.get(item.action, (item.action, None))
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return os.path.basename(item.input_path)
+            if col == 1:
+                return self._short(item.output_path)
+            text = label
+            if item.note and item.action != "process":
+                text = f"{label}: {item.note}"
+            return text
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [item.input_path, f"→ {item.output_path or 'nothing is written'}"]
+            if item.note:
+                lines.append(item.note)
+            return "\n".join(lines)
+        if role == Qt.ItemDataRole.BackgroundRole and tint:
+            base = QApplication.palette().color(QPalette.ColorRole.Base)
+            return mix(base, QColor(tint), 0.18)
+        if role == Qt.ItemDataRole.ForegroundRole and col == 2 and tint:
+            return QColor(tint) if item.action in ("conflict", "unsafe") else None
+        if role == Qt.ItemDataRole.UserRole:
+            return item
+        return None
+
+
+class PlanPanel(QWidget):
+    """The Plan tab: a one-line summary and the table."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = PlanModel(self)
+        self.summary = QLabel("The plan appears here once there are inputs and an output folder.")
+        self.summary.setWordWrap(True)
+        self.summary.setAccessibleName("Plan summary")
+        self.view = QTreeView()
+        self.view.setRootIsDecorated(False)
+        self.view.setUniformRowHeights(True)
+        self.view.setModel(self.model)
+        self.view.setAccessibleName("Plan: input and output files")
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header = self.view.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        header.resizeSection(0, 200)
+        header.resizeSection(2, 200)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.view, 1)
+
+    def set_plan(self, plan, output_root: str | None) -> None:
+        self.model.set_plan(plan.items, output_root)
+        self.summary.setText(f"{len(plan.items)} planned: {plan.describe()}.")
+
+    def set_message(self, text: str) -> None:
+        self.model.set_plan([], None)
+        self.summary.setText(text)
+
+    def flagged_rows(self) -> list[int]:
+        return [i for i, item in enumerate(self.model.items) if item.action != "process"]

@@ -249,7 +249,7 @@ register(
             Param("short_edge", "int", 1080, "Short edge", minimum=1, maximum=65535, unit="px",
                   help="The shorter side gets this length; the other follows the aspect ratio.",
                   visible_when=("mode", ("short_edge",))),
-            Param("megapixels", "float", 2.0, "Megapixels", minimum=0.01, maximum=1000.0, unit="MP",
+            Param("megapixels", "float", 2.0, "Megapixels", minimum=0.001, maximum=1000.0, unit="MP",
                   help="Total pixel count of the result, aspect ratio kept.",
                   visible_when=("mode", ("megapixels",))),
             Param("upscale", "bool", False, "Allow enlarging",
@@ -395,11 +395,17 @@ def rotate_size(width: int, height: int, /, **params) -> tuple[int, int]:
         return (height, width) if angle in (90, 270) else (width, height)
     if not params.get("expand", True):
         return width, height
-    # The same corner arithmetic as Image.rotate(expand=True).
+    # The same arithmetic as Image.rotate(expand=True), translation included,
+    # so floating-point rounding lands on the same side of floor/ceil.
     theta = -math.radians(angle)
-    cos, sin = round(math.cos(theta), 15), round(math.sin(theta), 15)
-    xs = [x * cos + y * sin for x, y in ((0, 0), (width, 0), (width, height), (0, height))]
-    ys = [-x * sin + y * cos for x, y in ((0, 0), (width, 0), (width, height), (0, height))]
+    a, b = round(math.cos(theta), 15), round(math.sin(theta), 15)
+    d, e = round(-math.sin(theta), 15), round(math.cos(theta), 15)
+    cx, cy = width / 2, height / 2
+    c = a * -cx + b * -cy + cx
+    f = d * -cx + e * -cy + cy
+    corners = ((0, 0), (width, 0), (width, height), (0, height))
+    xs = [a * x + b * y + c for x, y in corners]
+    ys = [d * x + e * y + f for x, y in corners]
     return math.ceil(max(xs)) - math.floor(min(xs)), math.ceil(max(ys)) - math.floor(min(ys))
 
 

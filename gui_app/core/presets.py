@@ -254,7 +254,7 @@ def load_preset(path_or_json: str | os.PathLike | bytes) -> Preset:
     if isinstance(path_or_json, bytes):
         return preset_from_dict(_parse_json_text(path_or_json, "preset"))
     text = os.fspath(path_or_json)
-    if text.lstrip().startswith("{"):
+    if text.lstrip()[:1] in ("{", "["):
         return preset_from_dict(_parse_json_text(text, "preset"))
     where = "preset file"
     try:

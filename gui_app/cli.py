@@ -238,7 +238,7 @@ def _fmt_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def _make_listener(stream: TextIO, show_bar: bool, verbose: bool) -> Any:
+def _make_listener(stream: TextIO, show_bar: bool) -> Any:
     from gui_app.core.runner import BatchListener
 
     class CliListener(BatchListener):
@@ -251,7 +251,7 @@ def _make_listener(stream: TextIO, show_bar: bool, verbose: bool) -> Any:
 
         def started(self, total, mode, workers, reason):
             self.mode_line = f"mode: {mode} × {workers} ({reason})"
-            if verbose:
+            if show_bar:
                 print(self.mode_line, file=stream, flush=True)
 
         def file_finished(self, result):
@@ -424,7 +424,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     del the_plan
 
     show_bar = not args.quiet and err.isatty()
-    listener = _make_listener(err, show_bar, verbose=not args.quiet)
+    listener = _make_listener(err, show_bar)
     interrupts = _Interrupts()
     runner = BatchRunner(mode=args.mode, workers=args.workers, limits=limits, listener=listener,
                          dask_scheduler=args.scheduler)
@@ -499,6 +499,12 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except UsageError as exc:
         print(f"imagebatch: error: {exc}", file=err)
         return EXIT_ERROR
+    except BrokenPipeError:  # e.g. `imagebatch ops | head`: the reader left
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

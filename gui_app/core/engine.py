@@ -219,7 +219,7 @@ def _read_frames(image: Image.Image, processed: Processed) -> list[Image.Image]:
                                          f"{image.width}×{image.height}); choose the first frame only")
     for frame in ImageSequence.Iterator(image):
         frames.append(frame.convert("RGBA"))
-        durations.append(int(frame.info.get("duration") or 100))
+        durations.append(int(frame.info.get("duration", 100) or 0))
     processed.durations = durations
     processed.loop = int(image.info.get("loop", 0) or 0)
     return frames

@@ -1,0 +1,210 @@
+"""``imagebatch`` CLI: commands, flags over presets, exit codes, dry run, corpus run."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from gui_app import cli
+from gui_app.core.report import load_report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(args), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def outputs(folder: Path) -> list[Path]:
+    """Files written in a folder (not our hidden journal)."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def test_version_is_light():
+    """--version never imports Pillow or Qt (it must be fast)."""
+    code = ("import sys\nfrom gui_app.__main__ import main\nrc = main(['--version'])\n"
+            "heavy = [m for m in ('PIL', 'PySide6', 'gui_app.core.runner', 'concurrent.futures.process')"
+            " if m in sys.modules]\nprint('HEAVY', heavy)\nsys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("imagebatch ")
+    assert "HEAVY []" in proc.stdout
+
+
+def test_version_via_module_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "gui_app", "--version"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and proc.stdout.strip().startswith("imagebatch 0.")
+
+
+def test_presets_and_ops_lists():
+    code, out, _ = run_cli("presets")
+    assert code == 0 and "web" in out and "responsive-web" in out
+    code, out, _ = run_cli("ops")
+    assert code == 0
+    for name in ("resize", "encode", "metadata", "auto_orient"):
+        assert f"\n{name} " in "\n" + out
+    assert "long_edge" in out
+
+
+def test_help_and_usage_errors():
+    code, out, _ = run_cli("help")
+    assert code == 0 and "run" in out
+    assert run_cli("run")[0] == 2  # missing inputs and -o
+    assert run_cli("run", "x", "-o", "y", "--quality", "abc")[0] == 2
+    assert run_cli("run", "x", "-o", "y", "--long-edge", "10", "--fit", "5x5")[0] == 2
+
+
+def test_missing_input_and_bad_preset_are_exit_2(tmp_path):
+    code, _, err = run_cli("run", str(tmp_path / "nope"), "-o", str(tmp_path / "out"))
+    assert code == 2 and "not found" in err
+    (tmp_path / "in").mkdir()
+    code, _, err = run_cli("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--preset", "no-such-preset")
+    assert code == 2 and "no-such-preset" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "x", "steps": [{"op": "resize", "long_edge": "huge"}]}))
+    code, _, err = run_cli("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--preset", str(bad))
+    assert code == 2 and "long_edge" in err
+    assert err.count("error") == 1
+
+
+def test_output_folder_not_creatable_is_one_clear_error(tmp_path, copy_corpus):
+    src = copy_corpus("formats/hopper.jpg")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, out, err = run_cli("run", str(src), "-o", str(blocker / "sub"))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "not a folder" in err
+    assert out == ""
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, copy_corpus):
+    src = copy_corpus("formats/hopper.jpg", "formats/hopper.png", "camera/Canon_40D.jpg")
+    out_dir = tmp_path / "out"
+    code, out, _ = run_cli("run", str(src), "-o", str(out_dir), "--format", "webp", "--dry-run")
+    assert code == 0
+    assert "Canon_40D.webp" in out and "hopper.webp" in out
+    assert "rename" in out  # hopper.jpg + hopper.png -> the same name: a collision, shown
+    assert not out_dir.exists()
+
+
+def test_flags_override_the_preset(tmp_path, copy_corpus):
+    src = copy_corpus("camera/gps_DSCN0010.jpg")  # 640x480 with GPS
+    out_dir = tmp_path / "out"
+    # "email" is JPEG with all metadata removed; override the size and the format
+    code, out, err = run_cli("run", str(src), "-o", str(out_dir), "--preset", "email",
+                             "--long-edge", "200", "--format", "png", "-q")
+    assert code == 0, err
+    assert out == ""  # --quiet
+    (result,) = outputs(out_dir)
+    assert result.suffix == ".png"
+    with Image.open(result) as im:
+        assert max(im.size) == 200
+
+
+def test_template_overwrite_keep_dates_and_strip(tmp_path, copy_corpus):
+    src = copy_corpus("camera/gps_DSCN0010.jpg")
+    out_dir = tmp_path / "out"
+    args = ("run", str(src), "-o", str(out_dir), "--template", "{stem}_small", "--scale", "50",
+            "--strip", "gps", "--keep-dates", "--format", "jpeg", "-q")
+    assert run_cli(*args)[0] == 0
+    target = out_dir / "gps_DSCN0010_small.jpg"
+    assert target.stat().st_mtime_ns == (src / "gps_DSCN0010.jpg").stat().st_mtime_ns
+    with Image.open(target) as im:
+        assert im.size == (320, 240)
+        assert not im.getexif().get_ifd(0x8825)  # no GPS
+    # second run: the default policy skips the existing output (exit 0, untouched)
+    before = target.stat().st_mtime_ns
+    code, out, _ = run_cli(*args[:-1])
+    assert code == 0 and "skipped" in out
+    assert target.stat().st_mtime_ns == before
+    code, _, _ = run_cli(*args, "--overwrite", "rename")
+    assert code == 0
+    assert [p.name for p in outputs(out_dir)] == [
+        "gps_DSCN0010_small (1).jpg", "gps_DSCN0010_small.jpg"]
+
+
+def test_sequential_threads_processes_give_identical_outputs(tmp_path, copy_corpus):
+    src = copy_corpus("formats/hopper.jpg", "camera/Canon_40D.jpg", "formats/transparent.png")
+    digests = []
+    for mode in ("sequential", "threads", "processes"):
+        out_dir = tmp_path / mode
+        code, _, err = run_cli("run", str(src), "-o", str(out_dir), "--mode", mode, "--workers", "2",
+                               "--long-edge", "50", "--format", "webp", "-q")
+        assert code == 0, err
+        digests.append({p.name: p.read_bytes() for p in outputs(out_dir)})
+    assert digests[0] == digests[1] == digests[2] and len(digests[0]) == 3
+
+
+def test_corpus_run_reports_every_file_and_exits_1(tmp_path, corpus):
+    """The issue's acceptance case: every good file processed, every hostile one reported with its code."""
+    out_dir = tmp_path / "OUT"
+    report = tmp_path / "r.json"
+    code, out, err = run_cli("run", str(corpus), "-o", str(out_dir), "--report", str(report),
+                             "--long-edge", "128", "--workers", "2")
+    assert code == 1, err
+    data = load_report(str(report))
+    files = {os.path.relpath(f["input"], corpus): f for f in data["files"]}
+    good = [p for p in files if not p.startswith("hostile")]
+    assert good and all(files[p]["status"] == "ok" for p in good), [
+        (p, files[p]["code"]) for p in good if files[p]["status"] != "ok"]
+    expected = {
+        "hostile/decompression_bomb.gif": "TOO_LARGE",
+        "hostile/empty.jpg": "UNSUPPORTED_FORMAT",
+        "hostile/text_named.jpg": "UNSUPPORTED_FORMAT",
+        "hostile/spoofed_eps.jpg": "UNSUPPORTED_FORMAT",
+        "hostile/spoofed_psd.png": "UNSUPPORTED_FORMAT",
+        "hostile/truncated_jpeg.jpg": "TRUNCATED",
+    }
+    for path, code_name in expected.items():
+        assert files[path]["code"] == code_name, (path, files[path])
+    failed = [p for p, f in files.items() if f["status"] == "failed"]
+    assert failed and all(p.startswith("hostile/") for p in failed)
+    assert all(files[p]["message"] for p in failed)
+    # the failures are listed with their reasons
+    for p in failed:
+        assert os.path.basename(p) in err
+    assert data["summary"]["failed"] == len(failed)
+    assert data["summary"]["total"] == len(files)
+    written = outputs(out_dir)
+    assert len(written) == data["summary"]["ok"]
+    assert not [p for p in out_dir.rglob("*imagebatch-tmp*")]
+
+
+def test_csv_report(tmp_path, copy_corpus):
+    src = copy_corpus("formats/hopper.jpg", "hostile/empty.jpg")
+    report = tmp_path / "r.csv"
+    code, _, _ = run_cli("run", str(src), "-o", str(tmp_path / "out"), "--report", str(report), "-q")
+    assert code == 1
+    rows = {os.path.basename(r["input"]): r for r in load_report(str(report))["files"]}
+    assert rows["hopper.jpg"]["status"] == "ok" and rows["empty.jpg"]["code"] == "UNSUPPORTED_FORMAT"
+
+
+def test_bad_report_extension_is_exit_2(tmp_path, copy_corpus):
+    src = copy_corpus("formats/hopper.jpg")
+    code, _, err = run_cli("run", str(src), "-o", str(tmp_path / "out"), "--report", str(tmp_path / "r.txt"))
+    assert code == 2 and ".json or .csv" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_dask_mode_without_dask_is_a_clear_batch_error(tmp_path, copy_corpus, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
+    src = copy_corpus("formats/hopper.jpg")
+    code, _, err = run_cli("run", str(src), "-o", str(tmp_path / "out"), "--mode", "dask", "-q")
+    assert code == 2 and "imagebatch[cluster]" in err
+    assert outputs(tmp_path / "out") == []
+
+
+def test_scheduler_needs_dask_mode(tmp_path, copy_corpus):
+    src = copy_corpus("formats/hopper.jpg")
+    code, _, err = run_cli("run", str(src), "-o", str(tmp_path / "out"), "--scheduler", "tcp://x:1")
+    assert code == 2 and "--mode dask" in err

@@ -65,6 +65,7 @@ def create_window(paths: list[str] | None = None):
         if existing:
             window.add_paths(existing, remember=remember)
         for p in missing:
+            window.log.add(f"{p} does not exist, so it was not added.")
             window.show_message(f"{p} does not exist.")
 
     QTimer.singleShot(0, load)

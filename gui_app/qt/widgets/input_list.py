@@ -15,8 +15,16 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPalette, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QTreeView
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeView,
+)
 
 from gui_app.core.specs import Limits, Status, TaskResult
 
@@ -26,8 +34,10 @@ from ..icons import icon
 
 THUMB_SIDE = 44
 
-COLUMNS = ("Name", "Folder", "Dimensions", "Format", "Size", "Status")
-COL_NAME, COL_FOLDER, COL_DIMS, COL_FORMAT, COL_SIZE, COL_STATUS = range(len(COLUMNS))
+COLUMNS = ("Name", "Dimensions", "Format", "Size", "Status")
+COL_NAME, COL_DIMS, COL_FORMAT, COL_SIZE, COL_STATUS = range(len(COLUMNS))
+#: Role for the second line of the name cell (the folder, drawn dimmer).
+FOLDER_ROLE = Qt.ItemDataRole.UserRole + 2
 
 #: Row status values (strings so they read well in tests and tooltips).
 PENDING, QUEUED, RUNNING, DONE, FAILED, SKIPPED, CANCELLED = (
@@ -304,8 +314,6 @@ class InputModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_NAME:
                 return row.name
-            if col == COL_FOLDER:
-                return row.folder
             if col == COL_DIMS:
                 self._request_details(i)
                 if row.width:
@@ -325,7 +333,7 @@ class InputModel(QAbstractTableModel):
                 self._request_details(i)
                 if row.thumb is not None:
                     if row.thumb_icon is None:
-                        row.thumb_icon = QIcon(QPixmap.fromImage(row.thumb))
+                        row.thumb_icon = _square_icon(row.thumb)
                     return row.thumb_icon
                 return icon("image").pixmap(QSize(THUMB_SIDE, THUMB_SIDE))
             if col == COL_STATUS and row.status in _STATUS_ICON:
@@ -335,10 +343,12 @@ class InputModel(QAbstractTableModel):
         elif role == Qt.ItemDataRole.ForegroundRole:
             if col == COL_STATUS and row.status == FAILED:
                 return QColor("#d9453b")
-            if col in (COL_FOLDER, COL_DIMS, COL_FORMAT, COL_SIZE):
+            if col in (COL_DIMS, COL_FORMAT, COL_SIZE):
                 return QApplication.palette().color(QPalette.ColorGroup.Active, QPalette.ColorRole.PlaceholderText)
         elif role == Qt.ItemDataRole.TextAlignmentRole and col == COL_SIZE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        elif role == FOLDER_ROLE:
+            return row.folder
         elif role == Qt.ItemDataRole.UserRole:
             return row
         return None
@@ -355,6 +365,17 @@ class InputModel(QAbstractTableModel):
             if out.output_path and out.status == Status.OK.value:
                 lines.append(f"→ {out.output_path}")
         return "\n".join(lines)
+
+
+def _square_icon(image: QImage) -> QIcon:
+    """The thumbnail centred on a square canvas, so every name lines up."""
+    side = THUMB_SIDE * 2
+    canvas = QPixmap(side, side)
+    canvas.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(canvas)
+    painter.drawImage((side - image.width()) // 2, (side - image.height()) // 2, image)
+    painter.end()
+    return QIcon(canvas)
 
 
 class StatusFilter(QSortFilterProxyModel):
@@ -381,6 +402,35 @@ class StatusFilter(QSortFilterProxyModel):
         return model.rows[source_row].status == FAILED
 
 
+class NameDelegate(QStyledItemDelegate):
+    """Thumbnail, then the file name with its folder on a second, dimmer line."""
+
+    def paint(self, painter, option, index) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        name, folder = opt.text, index.data(FOLDER_ROLE) or ""
+        opt.text = ""
+        style = opt.widget.style() if opt.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        text_rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, opt.widget)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        palette = opt.palette
+        main = palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
+        dim = QColor(main)
+        dim.setAlphaF(0.65)
+        metrics = opt.fontMetrics
+        line = metrics.height()
+        top = text_rect.top() + (text_rect.height() - 2 * line) // 2
+        painter.save()
+        painter.setPen(main)
+        painter.drawText(text_rect.left() + 2, top, text_rect.width() - 4, line, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                         metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, text_rect.width() - 4))
+        painter.setPen(dim)
+        painter.drawText(text_rect.left() + 2, top + line, text_rect.width() - 4, line, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                         metrics.elidedText(folder, Qt.TextElideMode.ElideMiddle, text_rect.width() - 4))
+        painter.restore()
+
+
 class InputView(QTreeView):
     """The table of inputs (a flat tree view: full-row selection, thumbnails)."""
 
@@ -397,13 +447,14 @@ class InputView(QTreeView):
         self.setAccessibleName("Input images")
         self.setToolTip("")
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setItemDelegateForColumn(COL_NAME, NameDelegate(self))
 
     def setModel(self, model) -> None:
         super().setModel(model)
         header = self.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_FOLDER, 84), (COL_DIMS, 92), (COL_FORMAT, 52), (COL_SIZE, 66), (COL_STATUS, 86)):
+        for col, width in ((COL_DIMS, 96), (COL_FORMAT, 56), (COL_SIZE, 70), (COL_STATUS, 92)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(col, width)
         header.setMinimumSectionSize(36)

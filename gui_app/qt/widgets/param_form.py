@@ -157,11 +157,20 @@ class ParamForm(QWidget):
 
     def _update_visibility(self) -> None:
         current = {name: field.get() for name, field in self._fields.items()}
-        for param in self.info.params:
-            if param.visible_when is None:
-                continue
+        by_name = {p.name: p for p in self.info.params}
+
+        def applies(param: Param, depth: int = 0) -> bool:
+            # A field shows when its controlling field shows and has one of
+            # the listed values (chains like crop mode -> aspect -> aspect_w).
+            if param.visible_when is None or depth > 8:
+                return True
             other, allowed = param.visible_when
-            self._layout.setRowVisible(self._rows[param.name], current.get(other) in tuple(allowed))
+            parent = by_name.get(other)
+            return current.get(other) in tuple(allowed) and (parent is None or applies(parent, depth + 1))
+
+        for param in self.info.params:
+            if param.visible_when is not None:
+                self._layout.setRowVisible(self._rows[param.name], applies(param))
 
     # ------------------------------------------------------------ builders
     def _make_field(self, p: Param) -> _Field:

@@ -51,7 +51,7 @@ from enum import StrEnum
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from . import formats, registry
-from .paths import compare_key, is_inside, sanitize_component, shorten_component
+from .paths import MAX_COMPONENT_BYTES, compare_key, is_inside, sanitize_component, shorten_component
 from .scan import TEMP_MARKER, ScanEntry
 from .specs import (
     SKIP_CODES,
@@ -108,6 +108,10 @@ _SIMPLE_TOKENS = frozenset(TOKENS) - {"exif:Tag"}
 _NUMBER_SPEC = re.compile(r"^0?[1-9]?\dd?$")
 _TEMPLATE_PIECE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 MAX_TEMPLATE_LENGTH = 1024
+#: Longest output file name, in bytes of UTF-8. Shorter than the file-system
+#: limit on purpose: the worker writes ``.<name>.imagebatch-tmp-<hex>`` first,
+#: and that temp name must fit in 255 bytes too.
+MAX_OUTPUT_NAME_BYTES = MAX_COMPONENT_BYTES - len(TEMP_MARKER) - 16
 _EXIF_TEXT_MAX = 120
 
 
@@ -487,9 +491,10 @@ def _hash_key(path: str) -> bytes:
                            digest_size=12).digest()
 
 
-def _with_number(stem: str, ext: str, n: int) -> str:
-    suffix = f" ({n}){ext}"
-    return shorten_component(stem, keep_suffix=suffix)
+def _file_name(stem: str, ext: str, n: int = 0) -> str:
+    """``stem + ext``, or ``stem (n) + ext``, shortened to :data:`MAX_OUTPUT_NAME_BYTES`."""
+    suffix = f" ({n}){ext}" if n else ext
+    return shorten_component(stem, MAX_OUTPUT_NAME_BYTES, keep_suffix=suffix)
 
 
 class _Planner:
@@ -600,7 +605,7 @@ class _Planner:
         stem = sanitize_component(parts[-1] + suffix)
         ext = formats.output_extension(pipeline, entry.path)
         folder = os.path.join(root, *folders)
-        path = os.path.join(folder, shorten_component(stem, keep_suffix=ext))
+        path = os.path.join(folder, _file_name(stem, ext))
         if not is_inside(path, root):
             return self._item(entry, path, Action.UNSAFE, Code.UNSAFE_PATH,
                               f"the output path would leave the output folder {root}", suffix)
@@ -676,7 +681,7 @@ class _Planner:
     def _next_free(self, folder: str, stem: str, ext: str, on_disk: bool) -> tuple[str, bytes]:
         n = 1
         while True:
-            path = os.path.join(folder, _with_number(stem, ext, n))
+            path = os.path.join(folder, _file_name(stem, ext, n))
             key = _hash_key(path)
             if key not in self.claimed and not (on_disk and os.path.lexists(path)):
                 return path, key
@@ -783,4 +788,4 @@ def example_output_name(
     parts = _render_parts(tpl, planner._context(entry, variant, pipeline, header))
     stem = sanitize_component(parts[-1] + variant)
     ext = formats.output_extension(pipeline, entry.path)
-    return "/".join([sanitize_component(p) for p in parts[:-1]] + [shorten_component(stem, keep_suffix=ext)])
+    return "/".join([sanitize_component(p) for p in parts[:-1]] + [_file_name(stem, ext)])

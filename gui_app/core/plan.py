@@ -324,7 +324,17 @@ def read_header(path: str, limits: Limits | None = None, exif_tags: Iterable[str
             orientation = 1
         return Header(width, height, orientation, values)
     except Exception as exc:  # noqa: BLE001 - any decoder error: the worker reports it properly
-        return Header(error=f"cannot read the image header ({type(exc).__name__})")
+        return Header(error=_header_problem(exc))
+
+
+def _header_problem(exc: Exception) -> str:
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):
+        return "cannot read the image header: not a recognised image"
+    if isinstance(exc, Image.DecompressionBombError):
+        return "cannot read the image header: the image is too large to open safely"
+    return f"cannot read the image header ({type(exc).__name__})"
 
 
 def predict_size(pipeline: Pipeline, width: int, height: int, orientation: int = 1) -> tuple[int, int]:

@@ -20,7 +20,8 @@ Safety rules (RELIABILITY.md, sections A and C):
   inputs, links, hard links): tracked by ``(st_dev, st_ino)``.
 - Folders in ``exclude_dirs`` (the output folder) and folders named in
   ``exclude_dir_names`` (the per-folder output sub-folder) are never entered,
-  so an output folder inside the input folder is never re-scanned.
+  so an output folder inside the input folder is never re-scanned. (A folder
+  given explicitly as an input is still walked, even if it is excluded.)
 - Hidden files and folders (leading dot, or the Windows hidden attribute),
   our temp files and our journal are ignored.
 - A folder that cannot be read gives an entry with ``skip_code=READ_FAILED``;
@@ -242,9 +243,10 @@ def _walk(
     seen_dirs: set[tuple[int, int]],
     include_hidden: bool,
 ) -> Iterator[ScanEntry]:
+    # A folder the user names explicitly is walked even when it is the output
+    # folder itself (they chose "outputs beside the inputs"); only excluded
+    # folders *below* a root are skipped.
     real_root = os.path.realpath(root)
-    if (os.path.basename(root), root, (root_st.st_dev, root_st.st_ino)) in excluded:
-        return
     # Depth-first with an explicit stack (no recursion limit on deep trees).
     # Followed links are handled last, so a file or folder reachable both
     # directly and through a link is reported under its real path.

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gui_app.core.plan import scan_options_for
-from gui_app.core.scan import TEMP_MARKER, ScanEntry, natural_key, scan
+from gui_app.core.scan import TEMP_MARKER, ScanEntry, is_own_file, natural_key, scan
 from gui_app.core.specs import Code, Destination, OutputSpec
 
 
@@ -125,9 +125,11 @@ def test_hidden_temp_and_journal_files_are_ignored(tree):
     assert "x" not in "".join(_ok(scan([str(tree)], include_hidden=True)))  # temp files even then
 
 
-def test_temp_marker_matches_the_worker():
-    worker = pytest.importorskip("gui_app.core.worker", reason="engine's worker not committed yet")
+def test_temp_marker_and_journal_name_match_the_writers():
+    from gui_app.core import journal, worker
+
     assert worker.TEMP_MARKER == TEMP_MARKER
+    assert is_own_file(journal.JOURNAL_NAME) and is_own_file(f".a.jpg{worker.TEMP_MARKER}0a1b2c3d")
 
 
 # ---------------------------------------------------------------- not regular files (A, C)
@@ -288,3 +290,8 @@ def test_unreadable_folder_is_reported(tree, monkeypatch):
     bad = [e for e in entries if e.skip_code == Code.READ_FAILED]
     assert len(bad) == 1 and "Permission denied" in bad[0].skip_reason
     assert _ok(entries) == ["hopper.jpg", "hopper.png", os.path.join("sub", "Canon_40D.jpg")]
+
+
+def test_output_folder_given_as_the_input_is_still_walked(tree):
+    # "outputs beside the inputs" chosen as folder == input: the user asked for it
+    assert len(_ok(scan([str(tree)], exclude_dirs=[str(tree)]))) == 4

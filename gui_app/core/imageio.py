@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import io
+import re
 import struct
 import threading
 import warnings
@@ -65,8 +66,9 @@ def configure_pillow(limits: Limits | None = None) -> None:
             return
         Image.MAX_IMAGE_PIXELS = limits.max_pixels
         ImageFile.LOAD_TRUNCATED_IMAGES = limits.load_truncated
-        if limits.bomb_warning_is_error:
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # The last filter added wins; open_image also checks the ceiling itself.
+        action = "error" if limits.bomb_warning_is_error else "ignore"
+        warnings.simplefilter(action, Image.DecompressionBombWarning)
         if "HEIF" in limits.allowed_formats:
             _register_heif()
         _configured = limits
@@ -112,6 +114,10 @@ def open_image(source: str | bytes, limits: Limits | None = None) -> Image.Image
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         code, message = classify_exception(exc)
+        if code == Code.UNSUPPORTED_FORMAT:
+            claimed = sniff_format(source)
+            if claimed in allowed_pillow_formats(limits):
+                code, message = Code.CORRUPT, f"this file is damaged (it starts like a {claimed} file but cannot be read)"
         raise ImageError(code, message) from None
     try:
         check_pixels(image.width, image.height, limits)
@@ -119,6 +125,39 @@ def open_image(source: str | bytes, limits: Limits | None = None) -> Image.Image
         image.close()
         raise
     return image
+
+
+#: File signatures of the formats we open, to tell "damaged JPEG" from "not an image".
+_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"\xff\xd8\xff", "JPEG"),
+    (0, b"\x89PNG\r\n\x1a\n", "PNG"),
+    (0, b"GIF87a", "GIF"),
+    (0, b"GIF89a", "GIF"),
+    (0, b"BM", "BMP"),
+    (0, b"II*\x00", "TIFF"),
+    (0, b"MM\x00*", "TIFF"),
+    (8, b"WEBP", "WEBP"),
+    (8, b"avif", "AVIF"),
+    (8, b"heic", "HEIF"),
+    (8, b"heix", "HEIF"),
+    (8, b"mif1", "HEIF"),
+)
+
+
+def sniff_format(source: str | bytes) -> str | None:
+    """The format a file's first bytes claim to be (None: none of ours)."""
+    try:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            head = bytes(source[:16])
+        else:
+            with open(source, "rb") as fh:
+                head = fh.read(16)
+    except OSError:
+        return None
+    for offset, magic, name in _SIGNATURES:
+        if head[offset:offset + len(magic)] == magic:
+            return name
+    return None
 
 
 _TRUNCATED_HINTS = ("truncated", "premature end", "unexpected end", "end of file", "not enough data")
@@ -147,6 +186,10 @@ def classify_exception(exc: BaseException) -> tuple[Code, str]:
     if isinstance(exc, SpecError):
         return Code.INVALID_SETTINGS, f"invalid settings: {exc}"
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        numbers = re.findall(r"\d+", str(exc))
+        if numbers and Image.MAX_IMAGE_PIXELS:
+            return Code.TOO_LARGE, (f"the image is too large: {int(numbers[0]) / 1e6:,.1f} megapixels, the limit is "
+                                    f"{Image.MAX_IMAGE_PIXELS / 1e6:,.1f} megapixels (possible decompression bomb)")
         return Code.TOO_LARGE, "the image is too large: it has more pixels than the safety limit allows (possible decompression bomb)"
     if isinstance(exc, UnidentifiedImageError):
         return Code.UNSUPPORTED_FORMAT, "not a supported image: the content is not JPEG, PNG, WebP, AVIF, TIFF, GIF, BMP or HEIC"
@@ -163,6 +206,8 @@ def classify_exception(exc: BaseException) -> tuple[Code, str]:
         if any(h in text for h in _UNSUPPORTED_HINTS):
             return Code.UNSUPPORTED_FORMAT, f"this kind of image is not supported ({_detail(exc)})"
         return Code.CORRUPT, f"this file is damaged ({_detail(exc)})"
+    if isinstance(exc, ValueError) and "too large" in str(exc).lower():
+        return Code.TOO_LARGE, f"the file holds a block too large to read safely ({_detail(exc)})"
     if isinstance(exc, NotImplementedError):
         return Code.UNSUPPORTED_FORMAT, f"this kind of image is not supported ({_detail(exc)})"
     if isinstance(exc, _CORRUPT_TYPES):

@@ -10,6 +10,7 @@ instead of a traceback on the console.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Coroutine
@@ -18,6 +19,9 @@ log = logging.getLogger(__name__)
 
 _pool: ThreadPoolExecutor | None = None
 _tasks: set[asyncio.Task] = set()
+#: Tasks per owning QObject (by id): cancelled when the owner is destroyed,
+#: so a late result never touches a deleted widget.
+_owned: dict[int, set[asyncio.Task]] = {}
 
 
 def pool() -> ThreadPoolExecutor:
@@ -32,22 +36,45 @@ async def run_blocking(fn: Callable[..., Any], *args: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(pool(), fn, *args)
 
 
-def spawn(coro: Coroutine, on_error: Callable[[BaseException], None] | None = None) -> asyncio.Task:
+def spawn(coro: Coroutine, on_error: Callable[[BaseException], None] | None = None, owner=None) -> asyncio.Task:
+    """Run ``coro`` on the loop. ``owner`` (a QObject): cancel the task when
+    the owner is destroyed. ``on_error`` gets an unexpected exception."""
     task = asyncio.get_running_loop().create_task(coro)
     _tasks.add(task)
+    key = None
+    if owner is not None:
+        key = id(owner)
+        if key not in _owned:
+            _owned[key] = set()
+            owner.destroyed.connect(functools.partial(cancel_owned, key))
+        _owned[key].add(task)
 
     def done(t: asyncio.Task) -> None:
         _tasks.discard(t)
+        if key is not None and key in _owned:
+            _owned[key].discard(t)
         if t.cancelled():
             return
         exc = t.exception()
-        if exc is not None:
+        if exc is not None and not _is_deleted_widget_error(exc):
             log.error("background task failed", exc_info=exc)
             if on_error is not None:
-                on_error(exc)
+                try:
+                    on_error(exc)
+                except RuntimeError:  # the widget to report on is gone
+                    pass
 
     task.add_done_callback(done)
     return task
+
+
+def cancel_owned(key: int, *_args) -> None:
+    for task in _owned.pop(key, set()):
+        task.cancel()
+
+
+def _is_deleted_widget_error(exc: BaseException) -> bool:
+    return isinstance(exc, RuntimeError) and "already deleted" in str(exc)
 
 
 def shutdown() -> None:

@@ -491,7 +491,7 @@ class MainWindow(QMainWindow):
             self._schedule_plan()
             self.scan_finished.emit()
 
-        tasks.spawn(run(), on_error=lambda exc: self.show_message(f"Scanning stopped: {exc}"))
+        tasks.spawn(run(), on_error=lambda exc: self.show_message(f"Scanning stopped: {exc}"), owner=self)
 
     @property
     def is_scanning(self) -> bool:
@@ -697,7 +697,7 @@ class MainWindow(QMainWindow):
             self.plan_ready.emit()
 
         tasks.spawn(run(), on_error=lambda exc: (self.plan_panel.set_message(f"The plan could not be made: {exc}"),
-                                                 self.plan_ready.emit()))
+                                                 self.plan_ready.emit()), owner=self)
 
     # ================================================================= runs
     def _update_run_state(self) -> None:
@@ -767,7 +767,7 @@ class MainWindow(QMainWindow):
             self.center_tabs.setCurrentWidget(self.log) if self.center_tabs.currentWidget() is self.plan_panel else None
             self.statusBar().showMessage("Working…")
 
-        tasks.spawn(run(), on_error=lambda exc: self._refuse(f"The batch could not start: {exc}"))
+        tasks.spawn(run(), on_error=lambda exc: self._refuse(f"The batch could not start: {exc}"), owner=self)
         return True
 
     def _report_path(self, output: OutputSpec) -> str:

@@ -270,7 +270,7 @@ class InputModel(QAbstractTableModel):
                 self._queue.clear()
                 return
             self._loaders += 1
-            tasks.spawn(self._load_details())
+            tasks.spawn(self._load_details(), owner=self)
 
     async def _load_details(self) -> None:
         generation = self._generation

@@ -382,7 +382,7 @@ class PreviewPanel(QWidget):
         path, pipeline = self._path, self._pipeline
         if path is None or pipeline is None:
             return
-        tasks.spawn(self._render(generation, path, pipeline), on_error=self._failed(generation, path))
+        tasks.spawn(self._render(generation, path, pipeline), on_error=self._failed(generation, path), owner=self)
 
     def _failed(self, generation: int, path: str):
         def show(exc: BaseException) -> None:

@@ -499,6 +499,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except UsageError as exc:
         print(f"imagebatch: error: {exc}", file=err)
         return EXIT_ERROR
+    except KeyboardInterrupt:  # Ctrl+C while scanning or planning: nothing was written yet
+        print("imagebatch: interrupted", file=err)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `imagebatch ops | head`: the reader left
         try:
             sys.stdout = open(os.devnull, "w")

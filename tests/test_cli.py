@@ -208,3 +208,23 @@ def test_scheduler_needs_dask_mode(tmp_path, copy_corpus):
     src = copy_corpus("formats/hopper.jpg")
     code, _, err = run_cli("run", str(src), "-o", str(tmp_path / "out"), "--scheduler", "tcp://x:1")
     assert code == 2 and "--mode dask" in err
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, copy_corpus):
+    src = copy_corpus("formats/hopper.jpg", "formats/hopper.png", "camera/Canon_40D.jpg")
+    tty = FakeTerminal()
+    code = cli.main(["run", str(src), "-o", str(tmp_path / "a"), "--mode", "sequential", "--format", "webp"],
+                    stdout=io.StringIO(), stderr=tty)
+    assert code == 0
+    text = tty.getvalue()
+    assert "\r[" in text and "img/s" in text and "ETA" in text and "3/3" in text
+    assert "mode: sequential" in text
+    plain = io.StringIO()
+    code = cli.main(["run", str(src), "-o", str(tmp_path / "b"), "--mode", "sequential", "--format", "webp"],
+                    stdout=io.StringIO(), stderr=plain)
+    assert code == 0 and plain.getvalue() == ""

@@ -332,6 +332,7 @@ class _Batch:
         self.last_progress = 0.0
         self.current = ""
         self.bytes_done = 0
+        self.bytes_total: int | None = None
         self.batch_error: str | None = None
         self.stop_reason: str | None = None  # stop submitting (disk full)
         self.summary: Summary | None = None
@@ -345,6 +346,10 @@ class _Batch:
         finished_called = False
         try:
             self._open_outputs()
+            if isinstance(tasks, (list, tuple)):  # known up front: progress by count and bytes
+                if self.total is None:
+                    self.total = len(tasks)
+                self.bytes_total = sum(t.input_size for t in tasks if isinstance(t, TaskSpec))
             mode, workers, reason, rest = self.runner._resolve_mode(tasks, self.total)
             self.mode, self.workers = mode, workers
             self.source = iter(rest)
@@ -443,7 +448,7 @@ class _Batch:
                 raise TypeError(f"tasks must be TaskSpec or TaskResult, not {type(item).__name__}")
             skip = self._resume_skip(item)
             if skip is not None:
-                self._record(skip)
+                self._record(skip, item)
                 continue
             if limit <= 1 or item.input_size > SMALL_FILE_BYTES:
                 return _Chunk((item,))
@@ -523,8 +528,8 @@ class _Batch:
 
     def _record(self, result: TaskResult, spec: TaskSpec | None = None) -> None:
         self.counts.add(result)
-        if result.status in (Status.OK, Status.FAILED):
-            self.bytes_done += result.bytes_in or (spec.input_size if spec else 0)
+        # bytes of the inputs dealt with (whatever the outcome), to match bytes_total
+        self.bytes_done += spec.input_size if spec is not None else 0
         self.current = result.input_path
         if result.code == Code.DISK_FULL and self.stop_reason is None:
             self.stop_reason = (
@@ -770,7 +775,7 @@ class _Batch:
         if self.total is not None and rate > 0:
             eta = max(0.0, (self.total - done) / rate)
         self.listener.progress(Progress(
-            done=done, total=self.total, bytes_done=self.bytes_done, bytes_total=None,
+            done=done, total=self.total, bytes_done=self.bytes_done, bytes_total=self.bytes_total,
             images_per_s=rate, eta_s=eta, current=self.current))
 
     def _open_outputs(self) -> None:

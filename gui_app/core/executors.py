@@ -324,7 +324,12 @@ class DaskPool(WorkerPool):
         self.executor = self._client.get_executor(pure=False)
 
     def shutdown(self) -> None:
-        super().shutdown()
+        executor, self.executor = self.executor, None
+        if executor is not None:
+            try:
+                executor.shutdown(wait=False)  # ClientExecutor has no cancel_futures
+            except Exception:  # noqa: BLE001
+                pass
         for closable in (self._client, self._cluster):
             if closable is not None:
                 try:

@@ -468,7 +468,13 @@ class _Batch:
             chunk = self._next_chunk()
             if chunk is None:
                 return
-            self._submit(chunk)
+            try:
+                self._submit(chunk)
+            except cf.process.BrokenProcessPool:
+                # The pool broke before this chunk reached it: the chunk is innocent.
+                self.retry.appendleft(chunk)
+                self._recover_from_broken_pool(None)
+                return
 
     def runner_window(self) -> int:
         return self.window
@@ -579,8 +585,8 @@ class _Batch:
             return  # rebuilt lazily by the next run
         self._start_pool()
 
-    def _recover_from_broken_pool(self, first: _Chunk) -> None:
-        failed = [first] + self._collect_inflight()
+    def _recover_from_broken_pool(self, first: _Chunk | None) -> None:
+        failed = ([first] if first is not None else []) + self._collect_inflight()
         suspects = [s for chunk in failed for s in chunk.specs]
         sweep_temp_files_for(suspects)
         if self.runner._cancel.is_set():

@@ -410,3 +410,28 @@ def _alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_pool_found_broken_at_submit_time_loses_nothing(tmp_path, monkeypatch):
+    """The pool can break between a result and the next submit: that chunk never ran."""
+    original = executors.ProcessPool.submit
+    calls = {"n": 0}
+
+    def flaky_submit(self, fn, arg):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            from concurrent.futures.process import BrokenProcessPool
+
+            raise BrokenProcessPool("broken between results (test)")
+        return original(self, fn, arg)
+
+    monkeypatch.setattr(executors.ProcessPool, "submit", flaky_submit)
+    rec = Recorder()
+    runner = fake_runner("processes", rec, chunk_files=1)
+    try:
+        summary = runner.run(make_specs(tmp_path, 12), total=12)
+    finally:
+        runner.close()
+    assert calls["n"] > 12
+    assert summary.ok == 12 and summary.total == 12
+    assert sorted(rec.results) == list(range(12))

@@ -35,7 +35,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image, ImageSequence
+from PIL import Image, ImageSequence, PngImagePlugin
 
 from . import registry
 from .formats import FORMATS, FormatInfo, by_extension, by_pillow_name, encode_format_key
@@ -345,7 +345,11 @@ def _metadata_kwargs(processed: Processed, fmt: FormatInfo, mode: str, image_mod
             kwargs["exif"] = exif
     if fmt.key in encode_ops.XMP_FORMATS:
         xmp = metadata.xmp_for_output(processed.xmp, mode, processed.oriented)
-        if xmp:
+        if xmp and fmt.key == "png":  # PNG has no xmp= option: an iTXt chunk, as Pillow reads it
+            info = PngImagePlugin.PngInfo()
+            info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8", "replace"))
+            kwargs["pnginfo"] = info
+        elif xmp:
             kwargs["xmp"] = xmp
     if fmt.key in encode_ops.ICC_FORMATS:
         icc = metadata.icc_for_output(processed.icc, mode, image_mode)

@@ -189,6 +189,18 @@ def test_keep_copies_exif_icc_and_resets_orientation(corpus):
     assert exif.get(0x010F) == "Canon" and out.info.get("icc_profile")
 
 
+@pytest.mark.parametrize("key", ["jpeg", "png", "webp", "avif", "tiff"])
+def test_keep_metadata_in_every_format_that_holds_it(corpus, key):
+    out, _, _ = convert(corpus / "camera" / "gps_DSCN0010.jpg", OpSpec.make("resize", long_edge=120),
+                        OpSpec.make("encode", format=key))
+    if key == "tiff":  # no EXIF in TIFF output (see ops/encode.py), but it is written
+        assert out.format == "TIFF" and out.size == (120, 90)
+        return
+    exif = exif_of(out)
+    assert exif.get(0x010F) == "NIKON" and exif.get_ifd(GPS_IFD)
+    assert out.info.get("xmp", b"").startswith(b"<?xpacket")
+
+
 def test_without_auto_orient_the_orientation_tag_is_kept(corpus):
     out, _, _ = convert(corpus / "orientation" / "Landscape_6.jpg", OpSpec.make("encode", format="jpeg"))
     assert out.size == (1200, 1800) and exif_of(out).get(0x0112) == 6

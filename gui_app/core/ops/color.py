@@ -64,8 +64,10 @@ def is_srgb(icc: bytes | None) -> bool:
 
 @functools.lru_cache(maxsize=32)
 def _transform(icc: bytes, in_mode: str, out_mode: str) -> ImageCms.ImageCmsTransform:
+    # NOCACHE: LittleCMS's one-pixel cache is not safe when worker threads
+    # share a cached transform.
     return ImageCms.buildTransform(
-        _profile(icc), srgb_profile(), in_mode, out_mode, ImageCms.Intent.PERCEPTUAL
+        _profile(icc), srgb_profile(), in_mode, out_mode, ImageCms.Intent.PERCEPTUAL, flags=ImageCms.Flags.NOCACHE
     )
 
 

@@ -27,8 +27,10 @@ LOSSY = frozenset({"jpeg", "webp", "avif"})
 
 SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 TIFF_COMPRESSION = {"none": None, "lzw": "tiff_lzw", "deflate": "tiff_adobe_deflate", "packbits": "packbits"}
-#: Formats that can carry EXIF / XMP / an ICC profile through Pillow.
-EXIF_FORMATS = frozenset({"jpeg", "png", "webp", "avif", "tiff"})
+#: Formats that can carry EXIF / XMP / an ICC profile through Pillow. TIFF
+#: gets no EXIF: Pillow would merge the EXIF tags into the TIFF's own
+#: directory, and libtiff refuses the sub-directory pointers when compressing.
+EXIF_FORMATS = frozenset({"jpeg", "png", "webp", "avif"})
 XMP_FORMATS = frozenset({"jpeg", "png", "webp", "avif", "tiff"})
 ICC_FORMATS = frozenset({"jpeg", "png", "webp", "avif", "tiff"})
 

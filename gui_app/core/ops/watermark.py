@@ -56,12 +56,17 @@ def _with_opacity(mark: Image.Image, opacity: int) -> Image.Image:
     return mark
 
 
+@functools.lru_cache(maxsize=16)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
 def watermark_text(image: Image.Image, text: str = "©", size: float = 4.0, color: str = "#ffffff",
                    opacity: int = 60, position: str = "bottom_right", margin: int = 20) -> Image.Image:
     if not text.strip() or opacity == 0:
         return image
     px = max(6, round(min(image.size) * size / 100.0))
-    font = ImageFont.load_default(size=px)
+    font = _font(px)
     left, top, right, bottom = font.getbbox(text)
     mark = Image.new("RGBA", (max(1, right - left), max(1, bottom - top)), (0, 0, 0, 0))
     r, g, b, a = parse_color(color)

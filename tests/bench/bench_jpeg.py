@@ -22,98 +22,127 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib as bl  # noqa: E402
 
-SIZE = (720, 588)
-TARGETS = {
-    "imagebatch run vs sharp": 1.2,
-    "PSNR gap to naive (dB, at most)": 0.5,
-    "2 workers vs 1": 1.9,
-}
+BASELINE = "naive Pillow loop (baseline)"
+CLI_ROW = "imagebatch run (processes, {workers})"
 
 
-def bench_pipeline():
+def jpeg_pipeline():
     from gui_app.core import presets
 
     return presets.builtin_presets()["bench-sharp"].pipeline
 
 
-def runner_rows(tasks, work: Path, repeats: int, workers: int, modes) -> list[bl.Row]:
-    """The runner API per worker mode; each pool is warmed by one untimed run."""
+def png_pipeline():
+    from gui_app.core.specs import OpSpec, Pipeline
+
+    return Pipeline(steps=(OpSpec.make("resize", mode="fit", width=720, height=540, filter="lanczos"),
+                           OpSpec.make("encode", format="png", png_compression=6)))
+
+
+#: The two sharp tasks: source, target box, output extension, the naive loop,
+#: the CLI flags and the pipeline the runner API gets; counts (full, --quick).
+KINDS = {
+    "jpeg": dict(source=bl.SHARP_JPEG, size=(720, 588), ext="jpg", naive=bl.naive_jpeg, mode="RGB",
+                 cli=["--preset", "bench-sharp"], pipeline=jpeg_pipeline, counts=(120, 30),
+                 title="(a) sharp JPEG task + (c) parallel efficiency",
+                 what="2725×2225 JPEG → fit 720×588 Lanczos, JPEG q80"),
+    "png": dict(source=bl.SHARP_PNG, size=(720, 540), ext="png", naive=bl.naive_png, mode="RGBA",
+                cli=["--fit", "720x540", "--format", "png"], pipeline=png_pipeline, counts=(60, 20),
+                title="(b) sharp PNG task",
+                what="2048×1536 RGBA PNG → fit 720×540 Lanczos, PNG compress_level 6"),
+}
+
+
+def runner_contenders(tasks, work: Path, workers: int, modes, runners: list) -> list[bl.Contender]:
+    """The runner API per worker mode, each on its own warm pool (warmed by
+    one small untimed run); ``runners`` collects them for closing."""
     from gui_app.core.runner import BatchRunner
 
-    rows = []
+    found = []
     for label, mode, count in modes:
         seen = bl.ModeListener()
         runner = BatchRunner(mode=mode, workers=count, listener=seen.listener)
+        runners.append(runner)
         out = work / f"runner-{mode}-{count}"
-        try:
-            bl.run_runner(runner, tasks[: max(4, len(tasks) // 10)], out)  # warm-up: start the pool
-            times = bl.best_of(repeats, lambda: bl.run_runner(runner, tasks, out))
-        finally:
-            runner.close()
-        rows.append(bl.Row(label, len(tasks), times, f"chose {seen.mode} × {seen.workers}"
-                           + (f": {seen.reason}" if mode == "auto" else "")))
-    return rows
+        bl.run_runner(runner, tasks[: max(4, len(tasks) // 10)], out)  # warm-up: start the pool
+
+        def after(row: bl.Row, seen=seen, mode=mode) -> None:
+            row.note = f"chose {seen.mode} × {seen.workers}" + (f": {seen.reason}" if mode == "auto" else "")
+
+        found.append(bl.Contender(bl.Row(label, len(tasks)), partial(bl.run_runner, runner, tasks, out), after=after))
+    return found
 
 
 def main(argv=None) -> dict:
-    args = bl.common_args(__doc__.splitlines()[0]).parse_args(argv)
+    return run_scenario("jpeg", argv, __doc__)
+
+
+def run_scenario(kind: str, argv, doc: str) -> dict:
+    spec = KINDS[kind]
+    args = bl.common_args(doc.splitlines()[0]).parse_args(argv)
     repeats = bl.repeats_for(args)
-    count = 30 if args.quick else 120
+    count = spec["counts"][1 if args.quick else 0]
     workers = args.workers
-    work = args.workdir / "jpeg"
+    work = args.workdir / kind
+    ext = spec["ext"]
     inputs_dir = work / "inputs"
-    inputs = bl.build_copies(bl.SHARP_JPEG, count, inputs_dir)
+    inputs = bl.build_copies(spec["source"], count, inputs_dir)
     bl.warm_cache(inputs)
     print(bl.machine_line())
-    print(f"JPEG task: {count} × {bl.SHARP_JPEG.name} (2725×2225) → fit 720×588 Lanczos, JPEG q80; "
-          f"best of {repeats}")
-    reference = bl.reference_picture(bl.SHARP_JPEG, SIZE)
+    print(f"{kind.upper()} task: {count} × {spec['source'].name}: {spec['what']}; "
+          f"best of {repeats}, rows interleaved round by round")
+    reference = bl.reference_picture(spec["source"], spec["size"], spec["mode"])
+    pipeline = spec["pipeline"]()
+    naive = spec["naive"]
 
-    rows: list[bl.Row] = []
     naive_out = work / "naive"
-    jobs = lambda: [(str(p), str(naive_out / p.name), SIZE) for p in inputs]
-    times = bl.best_of(repeats, lambda: bl.naive_loop(bl.naive_jpeg, jobs()), setup=lambda: bl.fresh_dir(naive_out))
-    rows.append(bl.Row("naive Pillow loop (baseline)", count, times, "full decode + Lanczos + save, 1 process",
-                       {"PSNR dB": f"{bl.psnr_of_file(naive_out / inputs[0].name, reference):.2f}"}))
-    times = bl.best_of(repeats, lambda: bl.naive_loop(bl.naive_jpeg, jobs(), processes=workers),
-                       setup=lambda: bl.fresh_dir(naive_out))
-    rows.append(bl.Row(f"naive Pillow, {workers}-process pool", count, times, "warm multiprocessing.Pool"))
-
-    pipeline = bench_pipeline()
-    cli_out = work / "cli"
-    cli_flags = ["--preset", "bench-sharp", "--mode", "processes", "--workers", str(workers)]
-    times = bl.best_of(repeats, lambda: bl.run_cli(inputs_dir, cli_out, cli_flags, count))
-    our_psnr = bl.psnr_of_file(cli_out / f"{inputs[0].stem}.jpg", reference)
-    rows.append(bl.Row(f"imagebatch run (processes, {workers})", count, times,
-                       "real CLI in a subprocess: interpreter + pool start-up included",
-                       {"PSNR dB": f"{our_psnr:.2f}"}))
-    times = bl.best_of(repeats, lambda: bl.run_cli(inputs_dir, cli_out, ["--preset", "bench-sharp"], count))
-    rows.append(bl.Row("imagebatch run (auto)", count, times, "real CLI, --mode auto"))
-
-    tasks = bl.make_tasks(inputs, work / "unused", pipeline, "jpg")
+    jobs = lambda: [(str(p), str(naive_out / p.name), spec["size"]) for p in inputs]
+    cli_out, cli_auto_out = work / "cli", work / "cli-auto"
+    cli_flags = spec["cli"] + ["--mode", "processes", "--workers", str(workers)]
+    contenders = [
+        bl.Contender(bl.Row(BASELINE, count, note="full decode + Lanczos + save, 1 process"),
+                     lambda: bl.naive_loop(naive, jobs()), setup=partial(bl.fresh_dir, naive_out),
+                     after=bl.psnr_after(naive_out, ext, reference)),
+        bl.Contender(bl.Row(f"naive Pillow, {workers}-process pool", count, note="warm multiprocessing.Pool"),
+                     lambda: bl.naive_loop(naive, jobs(), processes=workers),
+                     setup=partial(bl.fresh_dir, naive_out)),
+        bl.Contender(bl.Row(CLI_ROW.format(workers=workers), count,
+                            note="real CLI in a subprocess: interpreter + pool start-up included"),
+                     lambda: bl.run_cli(inputs_dir, cli_out, cli_flags, count),
+                     after=bl.psnr_after(cli_out, ext, reference)),
+        bl.Contender(bl.Row("imagebatch run (auto)", count, note="real CLI, --mode auto"),
+                     lambda: bl.run_cli(inputs_dir, cli_auto_out, spec["cli"], count)),
+    ]
+    tasks = bl.make_tasks(inputs, work / "unused", pipeline, ext)
     modes = [("runner API: sequential", "sequential", None),
              (f"runner API: threads ({workers})", "threads", workers),
              ("runner API: processes (1)", "processes", 1),
              (f"runner API: processes ({workers})", "processes", workers),
              ("runner API: auto", "auto", None)]
-    for row in runner_rows(tasks, work, repeats, workers, modes):
-        rows.append(row)
-    # the runner's outputs were written under work/runner-*/ with the same names
-    rows.extend(bl.external_rows("jpeg", inputs, inputs_dir, work, workers, repeats, reference))
+    runners: list = []
+    try:
+        contenders += runner_contenders(tasks, work, workers, modes, runners)
+        contenders += bl.external_contenders(kind, inputs, inputs_dir, work, workers, reference)
+        rows = bl.measure_interleaved(contenders, repeats)
+    finally:
+        for runner in runners:
+            runner.close()
 
-    bl.print_table("(a) sharp JPEG task + (c) parallel efficiency", rows, "naive Pillow loop (baseline)")
+    bl.print_table(spec["title"], rows, BASELINE)
     sharp = "sharp (2 in flight)" if workers == 2 else f"sharp ({workers} in flight)"
-    naive_psnr = float(rows[0].extra["PSNR dB"])
+    naive_psnr = float(rows[0].extra.get("PSNR dB", "nan"))
+    cli_row = next(r for r in rows if r.name == CLI_ROW.format(workers=workers))
+    our_psnr = float(cli_row.extra.get("PSNR dB", "nan"))
     checks = {
-        f"imagebatch run (processes, {workers}) vs sharp ≥ 1.2×":
-            bl.ratio(rows, f"imagebatch run (processes, {workers})", sharp),
+        f"imagebatch run (processes, {workers}) vs sharp (target {'1.2' if kind == 'jpeg' else '1.0'}×)":
+            bl.ratio(rows, cli_row.name, sharp),
         f"runner API processes ({workers}) (warm pool) vs sharp":
             bl.ratio(rows, f"runner API: processes ({workers})", sharp),
         "PSNR ours − naive ≥ −0.5 dB": our_psnr - naive_psnr,
         f"parallel efficiency: processes {workers} vs 1 ≥ 1.9×":
             bl.ratio(rows, f"runner API: processes ({workers})", "runner API: processes (1)"),
         f"machine ceiling: naive {workers}-process pool vs naive loop":
-            bl.ratio(rows, f"naive Pillow, {workers}-process pool", "naive Pillow loop (baseline)"),
+            bl.ratio(rows, f"naive Pillow, {workers}-process pool", BASELINE),
         "auto vs best fixed mode (≥ 0.9)": None,
     }
     fixed = [r for r in rows if r.name.startswith("runner API:") and "auto" not in r.name and r.times]
@@ -124,7 +153,7 @@ def main(argv=None) -> dict:
     for name, value in checks.items():
         print(f"  {name}: {'n/a' if value is None else f'{value:.2f}'}")
     payload = {"machine": bl.machine_line(), "rows": [r.to_dict() for r in rows], "checks": checks}
-    bl.save_json("bench_jpeg", payload, args.workdir)
+    bl.save_json(f"bench_{kind}", payload, args.workdir)
     return payload
 
 

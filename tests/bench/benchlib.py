@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -206,19 +207,19 @@ def psnr(a, b) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
-def reference_picture(source: Path, size: tuple[int, int]):
+def reference_picture(source: Path, size: tuple[int, int], mode: str = "RGB"):
     """The lossless reference: full decode + Lanczos, not re-encoded."""
     from PIL import Image
 
     with Image.open(source) as im:
-        return im.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+        return im.convert(mode).resize(size, Image.Resampling.LANCZOS)
 
 
 def psnr_of_file(path: Path, reference) -> float:
     from PIL import Image
 
     with Image.open(path) as im:
-        return psnr(im.convert("RGB"), reference)
+        return psnr(im.convert(reference.mode), reference)
 
 
 # --------------------------------------------------------------------------- naive Pillow loops
@@ -438,53 +439,102 @@ def vips_command(files: Sequence[Path], out_dir: Path, kind: str) -> list[str] |
     return [exe, "-s", "720x540", "-o", f"{out_dir}/%s.png[compression=6,filter=none]", *map(str, files)]
 
 
-def external_rows(kind: str, inputs: Sequence[Path], inputs_dir: Path, work: Path, in_flight: int,
-                  repeats: int, reference=None, psnr_key: str = "PSNR dB") -> list[Row]:
-    """sharp / ImageMagick / vipsthumbnail rows with ``in_flight`` images at a
-    time; each tool is skipped cleanly when it is not installed."""
-    rows: list[Row] = []
+@dataclass
+class Contender:
+    """A row plus how to run it once (returns its own seconds or None to be timed from outside)."""
+
+    row: Row
+    run: Callable[[], float | None] | None  # None: the row is filled in by another contender
+    setup: Callable[[], None] | None = None
+    after: Callable[[Row], None] | None = None  # once, after all rounds (e.g. PSNR of an output)
+
+
+def measure_interleaved(contenders: Sequence[Contender], repeats: int) -> list[Row]:
+    """Round-robin: every round runs each contender once, so the load of the
+    other users of this machine hits all rows alike; each row keeps its best."""
+    failed: set[int] = set()
+    for round_no in range(repeats):
+        for i, c in enumerate(contenders):
+            if i in failed or c.run is None:
+                continue
+            try:
+                if c.setup is not None:
+                    c.setup()
+                started = time.perf_counter()
+                own = c.run()
+                c.row.times.append(own if own is not None else time.perf_counter() - started)
+            except Exception as exc:  # noqa: BLE001 - a broken row must not end the benchmark
+                failed.add(i)
+                c.row.times.clear()
+                c.row.note = f"FAILED: {type(exc).__name__}: {str(exc)[:200]}"
+        print(f"  round {round_no + 1}/{repeats} done", file=sys.stderr, flush=True)
+    for i, c in enumerate(contenders):
+        if c.after is not None and i not in failed:
+            try:
+                c.after(c.row)
+            except Exception as exc:  # noqa: BLE001
+                c.row.note += f" (after: {exc})"
+    return [c.row for c in contenders]
+
+
+def psnr_after(out_dir: Path, ext: str, reference, key: str = "PSNR dB") -> Callable[[Row], None]:
+    def after(row: Row) -> None:
+        first = sorted(p for p in out_dir.glob("*." + ext) if not p.name.startswith("."))[0]
+        row.extra[key] = f"{psnr_of_file(first, reference):.2f}"
+    return after
+
+
+def external_contenders(kind: str, inputs: Sequence[Path], inputs_dir: Path, work: Path, in_flight: int,
+                        reference=None) -> list[Contender]:
+    """sharp / ImageMagick / vipsthumbnail with ``in_flight`` images at a
+    time; each tool is skipped cleanly (with a message) when not installed."""
+    found: list[Contender] = []
     ext = "jpg" if kind == "jpeg" else "png"
     sharp_dir = find_sharp()
     if sharp_dir is None:
-        print("  (sharp not installed: npm install sharp in tests/bench/out/sharp or set SHARP_DIR)")
+        print("  (sharp not installed: `npm install sharp` in tests/bench/out/sharp, or set SHARP_DIR)")
     else:
         out = work / "sharp"
-        walls, owns, info = [], [], {}
-        for _ in range(repeats):
+        wall_row = Row("sharp incl. node start-up", len(inputs), note="whole `node` process")
+        row = Row(f"sharp ({in_flight} in flight)", len(inputs))
+
+        def run_sharp_once() -> float:
             wall, own, info = run_sharp(kind, inputs_dir, out, in_flight, sharp_dir)
-            walls.append(wall)
-            owns.append(own)
-        note = f"libvips {info.get('libvips')}, {in_flight} in flight, node start-up excluded"
-        row = Row(f"sharp ({in_flight} in flight)", len(inputs), owns, note)
-        rows.append(row)
-        rows.append(Row("sharp incl. node start-up", len(inputs), walls, "whole `node` process"))
-        if reference is not None:
-            row.extra[psnr_key] = f"{psnr_of_file(next(out.glob('*.' + ext)), reference):.2f}"
+            wall_row.times.append(wall)
+            row.note = (f"libvips {info.get('libvips')}, {in_flight} in flight, "
+                        f"vips threads {info.get('concurrency')}, node start-up excluded")
+            return own
+
+        def after(r: Row) -> None:
+            if reference is not None:
+                psnr_after(out, ext, reference)(r)
+
+        found.append(Contender(row, run_sharp_once, after=after))
+        found.append(Contender(wall_row, None))  # its times are filled in by the sharp run
     variants = [("ImageMagick mogrify (defaults)", False)]
     if kind == "jpeg":
         variants.append(("ImageMagick mogrify -define jpeg:size", True))
     for name, hint in variants:
-        out = work / "im"
+        out = work / ("im-hint" if hint else "im")
         if imagemagick_command(inputs[:1], out, kind, hint) is None:
             print("  (ImageMagick not installed: apt-get install imagemagick)")
             break
-        commands = lambda: [imagemagick_command(part, out, kind, hint) for part in split_evenly(inputs, in_flight)]
-        times = best_of(repeats, lambda: run_parallel_commands(commands()), setup=lambda: fresh_dir(out))
-        row = Row(f"{name}", len(inputs), times, f"{in_flight} processes, one per half of the files")
-        if reference is not None:
-            row.extra[psnr_key] = f"{psnr_of_file(next(out.glob('*.' + ext)), reference):.2f}"
-        rows.append(row)
+        def run_im(out=out, hint=hint) -> float:
+            return run_parallel_commands([imagemagick_command(part, out, kind, hint)
+                                          for part in split_evenly(inputs, in_flight)])
+        found.append(Contender(Row(name, len(inputs), note=f"{in_flight} processes, one per share of the files"),
+                               run_im, setup=partial(fresh_dir, out),
+                               after=psnr_after(out, ext, reference) if reference is not None else None))
     out = work / "vips"
     if vips_command(inputs[:1], out, kind) is None:
         print("  (vipsthumbnail not installed: apt-get install libvips-tools)")
     else:
-        commands = lambda: [vips_command(part, out, kind) for part in split_evenly(inputs, in_flight)]
-        times = best_of(repeats, lambda: run_parallel_commands(commands()), setup=lambda: fresh_dir(out))
-        row = Row("vipsthumbnail", len(inputs), times, f"{in_flight} processes, one per half of the files")
-        if reference is not None:
-            row.extra[psnr_key] = f"{psnr_of_file(next(out.glob('*.' + ext)), reference):.2f}"
-        rows.append(row)
-    return rows
+        def run_vips() -> float:
+            return run_parallel_commands([vips_command(part, out, kind) for part in split_evenly(inputs, in_flight)])
+        found.append(Contender(Row("vipsthumbnail", len(inputs), note=f"{in_flight} processes, one per share of the files"),
+                               run_vips, setup=partial(fresh_dir, out),
+                               after=psnr_after(out, ext, reference) if reference is not None else None))
+    return found
 
 
 def median(values: Iterable[float]) -> float:

@@ -21,6 +21,7 @@ Policies:
 from __future__ import annotations
 
 import re
+import threading
 import warnings
 
 from PIL import Image
@@ -66,6 +67,9 @@ register(
 )
 
 
+_warnings_lock = threading.Lock()
+
+
 def read_exif(image: Image.Image) -> tuple[Image.Exif | None, str | None]:
     """The image's EXIF, parsed defensively: (exif or None, warning or None).
 
@@ -78,7 +82,8 @@ def read_exif(image: Image.Image) -> tuple[Image.Exif | None, str | None]:
         return None, None
     damaged = "EXIF data is damaged; orientation not applied and EXIF not copied"
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        # catch_warnings swaps process-wide state: serialise it between worker threads.
+        with _warnings_lock, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             exif = image.getexif()
             # Touch the sub-IFDs now, so a broken one fails here and not at save time.

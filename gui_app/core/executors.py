@@ -14,7 +14,7 @@ and rebuild after a crash. Each pool wraps a real ``Executor``:
   initializer (``worker.init_worker(limits)``) runs in every worker through
   :func:`_init_process`, which also makes workers ignore SIGINT: a Ctrl+C in a
   terminal reaches the whole process group, and cancelling is the parent's job.
-- ``dask``: ``distributed.Client(address).get_executor()`` (optional dependency).
+- ``dask``: :class:`dask_backend.DaskPool` on a Dask cluster (optional dependency).
 
 Nothing here imports Pillow or Qt at module level.
 """
@@ -289,56 +289,6 @@ class ProcessPool(WorkerPool):
                 pass
 
 
-class DaskPool(WorkerPool):
-    """``distributed.Client(address).get_executor()``; no address starts a
-    loopback ``LocalCluster``. Workers cannot be killed from here (Dask
-    reschedules lost work itself)."""
-
-    mode = "dask"
-
-    def __init__(self, workers: int, scheduler: str | None, limits: Limits):
-        super().__init__(workers)
-        self.scheduler = scheduler
-        self.limits = limits
-        self._client = None
-        self._cluster = None
-
-    def start(self) -> None:
-        if self.executor is not None:
-            return
-        try:
-            from distributed import Client, LocalCluster  # type: ignore[import-not-found]
-        except ImportError as exc:
-            raise WorkerInitError(
-                "the dask mode needs the optional cluster dependencies: pip install 'imagebatch[cluster]'"
-            ) from exc
-        try:
-            if self.scheduler:
-                self._client = Client(self.scheduler)
-            else:
-                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                             host="127.0.0.1", dashboard_address=None)
-                self._client = Client(self._cluster)
-        except Exception as exc:  # noqa: BLE001
-            raise WorkerInitError(f"could not connect to the Dask scheduler: {exc}") from exc
-        self.executor = self._client.get_executor(pure=False)
-
-    def shutdown(self) -> None:
-        executor, self.executor = self.executor, None
-        if executor is not None:
-            try:
-                executor.shutdown(wait=False)  # ClientExecutor has no cancel_futures
-            except Exception:  # noqa: BLE001
-                pass
-        for closable in (self._client, self._cluster):
-            if closable is not None:
-                try:
-                    closable.close()
-                except Exception:  # noqa: BLE001
-                    pass
-        self._client = self._cluster = None
-
-
 def default_initializer(mode: str) -> Callable[..., Any]:
     """The real per-worker set-up: ``worker.init_worker`` in processes,
     ``imageio.configure_pillow`` once in this process otherwise."""
@@ -352,16 +302,20 @@ def default_initializer(mode: str) -> Callable[..., Any]:
 
 
 def make_executor(mode: str, workers: int, limits: Limits, *, scheduler: str | None = None,
-                  initializer: Callable[..., Any] | None = None, start_method: str = "spawn") -> WorkerPool:
+                  initializer: Callable[..., Any] | None = None, start_method: str = "spawn",
+                  transfer: str = "shared") -> WorkerPool:
     """A not-yet-started :class:`WorkerPool` for a fixed mode (not ``auto``).
 
     ``initializer`` (called with ``limits``) defaults to :func:`default_initializer`;
-    tests inject their own.
+    tests inject their own. ``scheduler`` and ``transfer`` (shared | bytes) are
+    for the ``dask`` mode, implemented in :mod:`dask_backend`.
     """
     if mode not in MODES or mode == "auto":
         raise ValueError(f"unknown worker mode {mode!r} (one of {', '.join(m for m in MODES if m != 'auto')})")
     if mode == "dask":
-        return DaskPool(workers, scheduler, limits)
+        from .dask_backend import DaskPool
+
+        return DaskPool(workers, scheduler, limits, transfer)
     init = initializer if initializer is not None else default_initializer(mode)
     if mode == "processes":
         return ProcessPool(workers, init, (limits,), start_method=start_method)

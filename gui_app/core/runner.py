@@ -45,6 +45,8 @@ SMALL_FILE_BYTES = 512 * 1024
 #: Most files in one chunk, and most input bytes in one chunk.
 MAX_CHUNK_FILES = 16
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
+#: After a cancel, how long to keep pulling not-run tasks from the source to report them.
+DRAIN_BUDGET_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -333,6 +335,7 @@ class _Batch:
         self.current = ""
         self.bytes_done = 0
         self.bytes_total: int | None = None
+        self.materialized = False
         self.batch_error: str | None = None
         self.stop_reason: str | None = None  # stop submitting (disk full)
         self.summary: Summary | None = None
@@ -346,7 +349,8 @@ class _Batch:
         finished_called = False
         try:
             self._open_outputs()
-            if isinstance(tasks, (list, tuple)):  # known up front: progress by count and bytes
+            self.materialized = isinstance(tasks, (list, tuple))
+            if self.materialized:  # known up front: progress by count and bytes
                 if self.total is None:
                     self.total = len(tasks)
                 self.bytes_total = sum(t.input_size for t in tasks if isinstance(t, TaskSpec))
@@ -751,7 +755,16 @@ class _Batch:
         if self.pending_small:
             specs, self.pending_small = self.pending_small, []
             self._record_all(specs, Code.CANCELLED, reason)
+        # Report the tasks still in the source. A list is cheap to go through; a
+        # streaming plan may still have to scan and plan a huge folder, so that
+        # only for a short time budget: the rest are counted (when the total is
+        # known) without per-file events.
+        budget_end = time.monotonic() + DRAIN_BUDGET_S
         while not self.exhausted and self.source is not None:
+            if not self.materialized and time.monotonic() > budget_end:
+                if self.total is not None:
+                    self.counts.cancelled += max(0, self.total - self.counts.done)
+                break
             item = next(self.source, None)
             if item is None:
                 self.exhausted = True

@@ -129,7 +129,7 @@ def test_100k_small_files_exact_counts_and_fast_cancel(tmp_path, corpus):
     rec = Count()
     runner = BatchRunner(mode="processes", workers=2, listener=rec)
     try:
-        runner.start(tasks())
+        runner.start(tasks(), total=100_000)
         time.sleep(5)
         t0 = time.monotonic()
         runner.cancel()

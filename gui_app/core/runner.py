@@ -305,7 +305,7 @@ class BatchRunner:
             pool = self._pool = None
         if pool is None:
             pool = executors.make_executor(mode, workers, self.limits, scheduler=self.dask_scheduler,
-                                           initializer=self.initializer)
+                                           initializer=self.initializer, transfer=self.transfer)
             self._pool = pool
         return pool
 

@@ -223,9 +223,28 @@ def check_batch(info: dict, tmp: Path, workers: int = 2) -> dict:
               f"{rel}: output long edge {long_edge}, expected {expected_long_edge(source)}")
         checked.append(outputs[source.stem].name)
     check(report.is_file(), "the batch wrote no report")
+    avif = check_avif_output(bundle, tmp)
     return {"workers_requested": workers, "worker_pids": sorted(worker_pids),
             "most_at_once": most_at_once, "helper_processes": sorted(helpers.values()),
-            "outputs_checked": len(checked)}
+            "outputs_checked": len(checked), "avif_outputs_checked": avif}
+
+
+def check_avif_output(bundle: Path, tmp: Path) -> int:
+    """The AVIF encoder is a separate Pillow extension (PIL._avif): make sure it came along."""
+    from PIL import Image
+
+    out = tmp / "out-avif"
+    cmd = [str(bundle / bundle.name), "run", str(tmp / "in" / "hopper.png"), str(tmp / "in" / "IMG_5195.HEIC"),
+           "-o", str(out), "--format", "avif", "--mode", "sequential", "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=app_env(tmp))
+    check(proc.returncode == 0, f"frozen AVIF batch exited {proc.returncode}: {proc.stdout[-1500:]}{proc.stderr[-1500:]}")
+    outputs = sorted(out.rglob("*.avif"))
+    check(len(outputs) == 2, f"expected 2 AVIF outputs, got {outputs}")
+    for path in outputs:
+        with Image.open(path) as image:
+            image.load()
+            check(image.format == "AVIF", f"{path.name} is {image.format}, not AVIF")
+    return len(outputs)
 
 
 # --- 3. the GUI under Xvfb ---------------------------------------------------------------

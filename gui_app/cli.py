@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-dates", action="store_true", default=None, help="give outputs the input's mtime")
     run.add_argument("--mode", choices=MODES, default="auto", help="worker mode (default: auto)")
     run.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address for --mode dask")
+    run.add_argument("--transfer", choices=("shared", "bytes"), default="shared",
+                     help="--mode dask: workers read/write the paths (shared, default) or "
+                          "this process ships bytes and writes outputs (bytes)")
     run.add_argument("--workers", type=_positive_int, metavar="N", help="worker count (default: cores)")
     run.add_argument("--timeout", type=_positive_float, metavar="S", help="per-file deadline in seconds (default 120)")
     run.add_argument("--report", metavar="FILE", help="write a report (.json or .csv)")
@@ -385,6 +388,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     pipeline, variants, output, limits = build_settings(args)
     if args.mode != "dask" and args.scheduler:
         raise UsageError("--scheduler needs --mode dask")
+    if args.mode != "dask" and args.transfer != "shared":
+        raise UsageError("--transfer needs --mode dask")
     missing = [p for p in args.inputs if not os.path.lexists(p)]
     if missing:
         raise UsageError(f"input not found: {missing[0]}")
@@ -427,7 +432,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     listener = _make_listener(err, show_bar)
     interrupts = _Interrupts()
     runner = BatchRunner(mode=args.mode, workers=args.workers, limits=limits, listener=listener,
-                         dask_scheduler=args.scheduler)
+                         dask_scheduler=args.scheduler, transfer=args.transfer)
     interrupts.runner = runner
     interrupts.install()
     try:

@@ -33,12 +33,13 @@ _ILLEGAL = re.compile(r'[/\\<>:"|?*\x00-\x1f\x7f]')
 _TRAILING = ". "
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _without_surrogates(text: str) -> str:
     """Undecodable bytes in a Linux file name arrive as lone surrogates; they
     cannot be written to UTF-8 reports or other platforms, so replace them."""
-    if not any("\ud800" <= ch <= "\udfff" for ch in text):
-        return text
-    return "".join("_" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return _SURROGATE.sub("_", text)
 
 
 def is_reserved_windows_name(name: str) -> bool:

@@ -230,6 +230,12 @@ def _render_parts(tpl: Template, context: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _folder_parts(parts: list[str]) -> list[str]:
+    """Sanitised folder names from all but the last rendered part; a part that
+    rendered to nothing (``{variant}/…`` without variants) makes no folder."""
+    return [sanitize_component(p) for p in parts[:-1] if p]
+
+
 def render_template(template: str, context: Mapping[str, Any]) -> str:
     """Render a template into a relative path with ``/`` separators and no extension.
 
@@ -238,7 +244,7 @@ def render_template(template: str, context: Mapping[str, Any]) -> str:
     becomes ``unknown``. Every part is one sanitised path component.
     """
     parts = _render_parts(parse_template(template), context)
-    return "/".join(sanitize_component(p) for p in parts)
+    return "/".join(_folder_parts(parts) + [sanitize_component(parts[-1])])
 
 
 # --------------------------------------------------------------------------- image headers
@@ -534,6 +540,8 @@ class _Planner:
             self.template = None
             self.template_error = f"unsafe or invalid name template: {exc.reason}"
         self.claimed: set[bytes] = set()
+        self.last_number: dict[bytes, int] = {}
+        self._inside_cache: dict[tuple[str, str], bool] = {}
         self.inputs: set[bytes] = set()
         self.counter = 0
         self.next_id = 0
@@ -568,18 +576,18 @@ class _Planner:
     def _context(self, entry: ScanEntry, suffix: str, pipeline: Pipeline, header: Header | None) -> dict[str, Any]:
         name = os.path.basename(entry.path)
         stem, ext = os.path.splitext(name)
-        when = _dt.datetime.fromtimestamp(entry.mtime_ns / 1e9) if entry.mtime_ns else None
         context: dict[str, Any] = {
             "stem": stem,
             "name": name,
             "ext": ext[1:],
             "parent": os.path.basename(os.path.dirname(entry.path)),
             "counter": self.counter,
-            "date": when.strftime("%Y-%m-%d") if when else None,
-            "time": when.strftime("%H-%M-%S") if when else None,
             "format": formats.output_format(pipeline, entry.path).key,
             "variant": suffix,
         }
+        if entry.mtime_ns and self.template is not None and self.template.tokens & {"date", "time"}:
+            when = _dt.datetime.fromtimestamp(entry.mtime_ns / 1e9)
+            context["date"], context["time"] = when.strftime("%Y-%m-%d"), when.strftime("%H-%M-%S")
         if header is not None and header.width is not None:
             context["in_width"], context["in_height"] = header.width, header.height
             context["width"], context["height"] = predict_size(pipeline, header.width, header.height,
@@ -611,12 +619,12 @@ class _Planner:
             notes.append(f"name uses '{PLACEHOLDER}' for image values: {header.error}")
         parts = _render_parts(self.template, self._context(entry, suffix, pipeline, header))
         root, subdirs = self._output_root(entry)
-        folders = subdirs + [sanitize_component(p) for p in parts[:-1]]
+        folders = subdirs + _folder_parts(parts)
         stem = sanitize_component(parts[-1] + suffix)
         ext = formats.output_extension(pipeline, entry.path)
         folder = os.path.join(root, *folders)
         path = os.path.join(folder, _file_name(stem, ext))
-        if not is_inside(path, root):
+        if not self._folder_inside(folder, root):
             return self._item(entry, path, Action.UNSAFE, Code.UNSAFE_PATH,
                               f"the output path would leave the output folder {root}", suffix)
 
@@ -682,6 +690,21 @@ class _Planner:
         )
         return self._item(entry, path, action, Code.OK, "; ".join(notes), suffix, task)
 
+    def _folder_inside(self, folder: str, root: str) -> bool:
+        """Is ``folder`` (the output's folder) the root or inside it, with
+        symlinks resolved? Cached per folder: outputs share few folders. The
+        file name itself is sanitised (no separators, no ``..``) and an
+        existing link at that name is replaced, never followed."""
+        cache_key = (folder, root)
+        found = self._inside_cache.get(cache_key)
+        if found is None:
+            if len(self._inside_cache) > 10_000:
+                self._inside_cache.clear()
+            real_root = os.path.realpath(root)
+            found = os.path.realpath(folder) == real_root or is_inside(folder, root)
+            self._inside_cache[cache_key] = found
+        return found
+
     def _may_be_input(self, key: bytes, path: str) -> bool:
         if key in self.inputs:
             return True
@@ -689,11 +712,15 @@ class _Planner:
                 and formats.by_extension(path) is not None)
 
     def _next_free(self, folder: str, stem: str, ext: str, on_disk: bool) -> tuple[str, bytes]:
-        n = 1
+        """The first free ``stem (n)ext``. The last number used per base name
+        is remembered, so a name shared by thousands of files stays linear."""
+        base = _hash_key(os.path.join(folder, stem + ext))
+        n = self.last_number.get(base, 0) + 1
         while True:
             path = os.path.join(folder, _file_name(stem, ext, n))
             key = _hash_key(path)
             if key not in self.claimed and not (on_disk and os.path.lexists(path)):
+                self.last_number[base] = n
                 return path, key
             n += 1
 
@@ -798,4 +825,4 @@ def example_output_name(
     parts = _render_parts(tpl, planner._context(entry, variant, pipeline, header))
     stem = sanitize_component(parts[-1] + variant)
     ext = formats.output_extension(pipeline, entry.path)
-    return "/".join([sanitize_component(p) for p in parts[:-1]] + [_file_name(stem, ext)])
+    return "/".join(_folder_parts(parts) + [_file_name(stem, ext)])

@@ -535,3 +535,9 @@ def test_check_output_dir_read_only(tmp_path, monkeypatch):
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda p, m: False if str(p) == str(tmp_path) else real_access(p, m))
     assert "cannot be created" in check_output_dir(str(tmp_path / "out"))
+
+
+def test_a_token_that_renders_empty_makes_no_folder(src, tmp_path):
+    out = tmp_path / "out"
+    plan = plan_folder(src, out, template="{variant}/{stem}", keep_structure=False)
+    assert outputs(plan, out)[0] == "Canon_40D.webp"

@@ -20,6 +20,10 @@ from gui_app import APP_NAME, __version__  # noqa: E402
 from gui_app.resources_path import resource, sample_folder  # noqa: E402
 
 
+#: GIL switch interval for the GUI process (see create_application).
+UI_SWITCH_INTERVAL_S = 0.001
+
+
 def create_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication (reused if one exists, as under pytest-qt)."""
     app = QApplication.instance()
@@ -34,6 +38,12 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
     app.setWindowIcon(app_icon())
     apply_style(app)
+    # The batch's dispatch thread and the helper threads are busy Python
+    # threads; with the default 5 ms switch interval every GIL hand-back to
+    # the UI thread can wait 5 ms, and a repaint makes many such calls
+    # (measured: 30-40 ms per progress update, 155 ms stalls). 1 ms keeps
+    # the UI thread's waits short at a negligible cost in throughput.
+    sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
     return app
 
 

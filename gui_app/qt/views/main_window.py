@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.setMinimumSize(QSize(900, 600))
+        self.setMinimumSize(QSize(720, 480))
         self._build_actions()
         self._build_ui()
         self._connect()
@@ -595,7 +595,8 @@ class MainWindow(QMainWindow):
         count = len(self._variant_steps)
         note = f" ({count} outputs per image)" if count else ""
         self.show_message(f"Preset “{preset.name}” loaded{note}.")
-        self._pipeline_changed()
+        self._update_preview()
+        self._settings_changed()
 
     def _update_variant_note(self) -> None:
         if self._variant_steps:
@@ -747,7 +748,7 @@ class MainWindow(QMainWindow):
             return False
         entries = [r.entry for r in rows]
         mode, workers, scheduler = self.run_settings.values()
-        self.save_settings()
+        self._schedule_save()
         self.failed_only.setChecked(False)
 
         async def run():

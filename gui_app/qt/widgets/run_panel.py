@@ -138,7 +138,8 @@ class RunBar(QWidget):
     def show_progress(self, p) -> None:
         self.repaints += 1
         total = p.total or self.bar.maximum()
-        self.bar.setRange(0, max(1, total))
+        if self.bar.maximum() != max(1, total):
+            self.bar.setRange(0, max(1, total))
         self.bar.setValue(min(p.done, total))
         rate = f"{p.images_per_s:.1f} images/s" if p.images_per_s else "measuring speed…"
         eta = f"{human_duration(p.eta_s)} left" if p.eta_s is not None and p.done else ""

@@ -217,6 +217,7 @@ class BatchRunner:
                 raise RuntimeError("a batch is already running")
             self._running = True
             self._done_event.clear()
+            self._cancel.clear()  # here, not in the thread: a cancel() right after start() counts
         self._thread = threading.Thread(
             target=self._run_claimed, args=(tasks, total, journal, report),
             name="imagebatch-dispatch", daemon=True)
@@ -243,6 +244,7 @@ class BatchRunner:
                 raise RuntimeError("a batch is already running")
             self._running = True
             self._done_event.clear()
+            self._cancel.clear()  # here, not in the thread: a cancel() right after start() counts
         return self._run_claimed(tasks, total, journal, report)
 
     def close(self) -> None:
@@ -264,7 +266,6 @@ class BatchRunner:
     # ------------------------------------------------------------ the batch
 
     def _run_claimed(self, tasks, total, journal, report) -> Summary:
-        self._cancel.clear()
         batch = _Batch(self, total, journal, report)
         try:
             summary = batch.run(tasks)
@@ -468,7 +469,7 @@ class _Batch:
 
     def _fill_window(self) -> None:
         cancel = self.runner._cancel
-        while len(self.inflight) < self.runner_window() and not cancel.is_set() and self.stop_reason is None:
+        while len(self.inflight) < self.window and not cancel.is_set() and self.stop_reason is None:
             chunk = self._next_chunk()
             if chunk is None:
                 return
@@ -479,9 +480,6 @@ class _Batch:
                 self.retry.appendleft(chunk)
                 self._recover_from_broken_pool(None)
                 return
-
-    def runner_window(self) -> int:
-        return self.window
 
     def _submit(self, chunk: _Chunk) -> cf.Future:
         assert self.pool is not None

@@ -146,6 +146,7 @@ def _parse_part(part: str) -> list[str | _Token]:
 
 def _parse_token(body: str) -> _Token:
     name, _, arg = body.strip().partition(":")
+    name = name.strip().lower()  # {Stem} and {EXIF:Model} work too
     if name == "exif":
         tag = _exif_tag_name(arg)
         if tag is None:

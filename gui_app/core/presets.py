@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -258,8 +259,10 @@ def load_preset(path_or_json: str | os.PathLike | bytes) -> Preset:
         return preset_from_dict(_parse_json_text(text, "preset"))
     where = "preset file"
     try:
-        with open(text, "rb") as fh:
-            if not os.path.isfile(text):
+        # Non-blocking, and checked before reading: a FIFO must not hang us.
+        fd = os.open(text, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
                 raise SpecError(where, f"{text} is not a regular file")
             data = fh.read(MAX_PRESET_BYTES + 1)
     except OSError as exc:

@@ -364,7 +364,7 @@ def test_counter_date_and_simple_tokens(src, tmp_path):
     for path in src.rglob("*.*"):
         os.utime(path, (stamp, stamp))
     out = tmp_path / "out"
-    plan = plan_folder(src, out, template="{counter:03d}_{date}_{time}_{parent}_{stem}_{ext}_{format}{{x}}",
+    plan = plan_folder(src, out, template="{counter:03d}_{date}_{time}_{parent}_{Stem}_{ext}_{format}{{x}}",
                        keep_structure=False)
     assert outputs(plan, out) == [
         "001_2023-05-17_12-30-45_in_Canon_40D_jpg_webp{x}.webp",

@@ -94,3 +94,11 @@ def test_replace_originals_keeps_a_backup(copy_corpus, tmp_path):
     assert digest(backups / "hopper.jpg") == original
     with Image.open(src / "hopper.jpg") as im:
         assert im.size == (32, 32)
+
+
+def test_keep_dates_gives_outputs_the_input_mtime(copy_corpus, tmp_path):
+    src = copy_corpus("formats/hopper.png")
+    os.utime(src / "hopper.png", ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+    plan, results = run_plan(src, OutputSpec(out_dir=str(tmp_path / "out"), keep_dates=True))
+    assert results[0].ok
+    assert os.stat(results[0].output_path).st_mtime_ns == 1_600_000_000_123_456_789

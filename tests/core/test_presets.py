@@ -282,3 +282,10 @@ def test_unknown_preset_lists_the_available_ones():
     with pytest.raises(SpecError) as err:
         find_preset("nope")
     assert "web" in err.value.reason and "responsive-web" in err.value.reason
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_named_as_preset_file_does_not_hang(tmp_path):
+    fifo = tmp_path / "preset.json"
+    os.mkfifo(fifo)
+    assert "not a regular file" in error_for(str(fifo)).reason

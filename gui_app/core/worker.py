@@ -186,10 +186,31 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
+#: How a complete file of these formats ends.
+_TRAILERS = {"JPEG": (b"\xff\xd9",), "MPO": (b"\xff\xd9",), "PNG": (b"IEND\xaeB`\x82",), "GIF": (b";",)}
+
+
+def _looks_truncated(source: str | bytes, fmt: str | None) -> bool:
+    """Cheap check of the file's last bytes (only used when the user chose to
+    salvage truncated files, to flag them)."""
+    trailers = _TRAILERS.get(fmt or "")
+    if not trailers:
+        return False
+    if isinstance(source, (bytes, bytearray)):
+        tail = bytes(source[-16:])
+    else:
+        with open(source, "rb") as fh:
+            fh.seek(max(0, os.path.getsize(source) - 16))
+            tail = fh.read()
+    tail = tail.rstrip(b"\x00\r\n ")
+    return not any(tail.endswith(t) for t in trailers)
+
+
 def _process_bytes(spec: TaskSpec, source: str | bytes, output_name: str | None,
                    result: dict[str, Any]) -> bytes:
     """Open, process and encode; fills ``result`` with what was learnt."""
     with open_image(source, spec.limits) as image:
+        salvaged = spec.limits.load_truncated and _looks_truncated(source, image.format)
         result["format_in"] = (image.format or "").lower() or None
         result["width_in"], result["height_in"] = image.size
         fmt: FormatInfo = engine.output_format_for(spec.pipeline, image.format, output_name)
@@ -197,6 +218,8 @@ def _process_bytes(spec: TaskSpec, source: str | bytes, output_name: str | None,
         try:
             data = engine.encode(processed, spec.pipeline, fmt)
         finally:
+            if salvaged:
+                processed.warnings.append("the file is truncated: written anyway, the missing part is grey")
             result["warnings"] = tuple(str(w) for w in processed.warnings)
     result["width_out"], result["height_out"] = processed.size
     result["format_out"] = fmt.key

@@ -313,3 +313,38 @@ def test_init_worker_configures_pillow():
         assert Image.MAX_IMAGE_PIXELS == 4321
     finally:
         worker.init_worker(Limits())
+
+
+def test_threads_give_the_same_results_as_sequential(corpus, tmp_path):
+    """Threads mode shares Pillow, the colour transforms and the EXIF reader."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = ["hostile/pil_sample_cmyk.jpg", "hostile/hopper_bad_exif.jpg", "formats/BSG1.tiff",
+             "camera/gps_DSCN0010.jpg", "orientation/Portrait_6.jpg", "hostile/truncated_jpeg.jpg",
+             "formats/transparent.png", "camera/Canon_40D.jpg"] * 2
+    pipe = Pipeline((OpSpec.make("auto_orient"), OpSpec.make("resize", long_edge=200),
+                     OpSpec.make("color_profile", mode="srgb"), OpSpec.make("encode", format="jpeg")))
+
+    def specs(folder):
+        return [spec_for(corpus / n, tmp_path / folder / f"{i}.jpg", pipe, task_id=i) for i, n in enumerate(names)]
+
+    sequential = [run_task(s) for s in specs("seq")]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(run_task, specs("thr")))
+    assert [(r.code, r.warnings) for r in threaded] == [(r.code, r.warnings) for r in sequential]
+    for r in sequential:
+        if r.ok:
+            assert digest(r.output_path) == digest(r.output_path.replace("/seq/", "/thr/"))
+
+
+def test_salvaging_truncated_files_is_explicit_and_flagged(corpus, tmp_path):
+    src = corpus / "hostile" / "truncated_jpeg.jpg"
+    assert run_task(spec_for(src, tmp_path / "a.webp")).code in FAIL_TRUNCATED
+    try:
+        result = run_task(spec_for(src, tmp_path / "b.webp", limits=Limits(load_truncated=True)))
+        assert result.ok and any("truncated" in w for w in result.warnings)
+        good = run_task(spec_for(corpus / "formats" / "hopper.jpg", tmp_path / "c.webp",
+                                 limits=Limits(load_truncated=True)))
+        assert good.ok and good.warnings == ()
+    finally:
+        worker.init_worker(Limits())

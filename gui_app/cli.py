@@ -330,7 +330,15 @@ def _resume_item(item: Any, journal: Any, pipelines: dict[str, Any], limits: Any
     """With --resume, an output that exists only because an earlier run of this
     batch wrote it is not "someone else's file": re-plan it as a task that may
     overwrite it; the runner then skips it if the journal proves it done, or
-    redoes it (settings or input changed)."""
+    redoes it (settings or input changed).
+
+    - policy skip: the plan skipped the existing output; it becomes a task.
+    - policy rename: the plan picked ``name (n).ext`` because the earlier
+      output exists; the task goes back to the name the journal recorded for
+      this same input (same folder, same name up to the `` (n)`` number).
+    """
+    import dataclasses
+
     from gui_app.core.specs import Code, TaskSpec
 
     if (item.task is None and item.code == Code.SKIPPED_EXISTING and item.output_path
@@ -343,7 +351,20 @@ def _resume_item(item: Any, journal: Any, pipelines: dict[str, Any], limits: Any
                         pipeline=pipelines[item.variant], limits=limits, overwrite="overwrite",
                         keep_dates=output.keep_dates, input_size=st.st_size, input_mtime_ns=st.st_mtime_ns)
         return _ResumedItem(task)
+    if item.task is not None and item.action == "rename":
+        planned = item.task.output_path
+        for earlier in journal.outputs_for_input(item.input_path):
+            if (os.path.dirname(earlier) == os.path.dirname(planned)
+                    and _without_number(earlier) == _without_number(planned) and os.path.isfile(earlier)):
+                return _ResumedItem(dataclasses.replace(item.task, output_path=earlier, overwrite="overwrite"))
     return item
+
+
+def _without_number(path: str) -> str:
+    """``a/b (3).webp`` -> ``b.webp``: a name without the plan's rename number."""
+    import re
+
+    return re.sub(r" \(\d+\)(?=\.[^.]*$|$)", "", os.path.basename(path))
 
 
 class _ResumedItem:

@@ -189,3 +189,30 @@ def test_resume_redoes_changed_settings_inputs_and_deleted_outputs(tmp_path, cor
     assert run("--quality", "30", "--resume") == {"jpg.jpg": "skipped", "png.png": "ok", "gif.gif": "ok"}
     # without --resume the default policy never overwrites existing outputs
     assert set(run("--quality", "50").values()) == {"skipped"}
+
+
+def test_resume_with_rename_policy_reuses_its_own_earlier_names(tmp_path, corpus):
+    """hopper.jpg and hopper.png both become hopper*.webp; a resumed run must not add copies."""
+    from gui_app import cli
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("hopper.jpg", "hopper.png"):
+        shutil.copy(corpus / "formats" / name, src / name)
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "hopper.webp").write_bytes(b"someone else's file")  # not ours: never touched
+    base = ["run", str(src), "-o", str(out), "--format", "webp", "--overwrite", "rename", "--mode", "sequential",
+            "-q"]
+    assert cli.main(base) == 0
+    first = {p.name: p.read_bytes() for p in _outputs(out)}
+    assert len(first) == 3 and first["hopper.webp"] == b"someone else's file"
+    report = tmp_path / "r.json"
+    assert cli.main(base + ["--resume", "--report", str(report)]) == 0
+    assert {p.name: p.read_bytes() for p in _outputs(out)} == first
+    assert {f["status"] for f in json.loads(report.read_text())["files"]} == {"skipped"}
+    # a settings change redoes both in place, still without new names
+    assert cli.main(base + ["--resume", "--quality", "20"]) == 0
+    second = {p.name: p.read_bytes() for p in _outputs(out)}
+    assert second.keys() == first.keys() and second["hopper.webp"] == b"someone else's file"
+    assert all(second[n] != first[n] for n in first if n != "hopper.webp")

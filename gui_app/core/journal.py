@@ -76,8 +76,11 @@ class Journal:
         self.sync_every = max(1, sync_every)
         self.sync_interval_s = sync_interval_s
         self._done: dict[str, JournalEntry] = {}
+        self._by_input: dict[str, list[str]] = {}
         if resume:
             for entry in read_entries(path):
+                if entry.output not in self._done:
+                    self._by_input.setdefault(entry.input, []).append(entry.output)
                 self._done[entry.output] = entry  # the latest record for an output wins
         self._lock = threading.Lock()
         self._fh = None
@@ -109,6 +112,10 @@ class Journal:
     def owns_output(self, output_path: str) -> bool:
         """Whether an earlier run recorded writing this output (it may be redone in place)."""
         return output_path in self._done
+
+    def outputs_for_input(self, input_path: str) -> list[str]:
+        """Outputs an earlier run recorded for this input (resume mode only)."""
+        return [o for o in self._by_input.get(input_path, ()) if self._done[o].input == input_path]
 
     def __len__(self) -> int:
         return len(self._done)

@@ -39,7 +39,7 @@ from PIL import Image, ImageSequence, PngImagePlugin
 
 from . import registry
 from .formats import FORMATS, FormatInfo, by_extension, by_pillow_name, encode_format_key
-from .imageio import ImageError, open_image
+from .imageio import ImageError, open_image, short_reason
 from .ops import color as color_ops
 from .ops import encode as encode_ops
 from .ops import geometry, metadata
@@ -365,8 +365,14 @@ def _save(frames: list[Image.Image], fmt: FormatInfo, options: dict[str, Any], p
                        loop=processed.loop or 0)
         if fmt.key == "gif":
             options["disposal"] = 2
-    frames[0].save(out, format=fmt.pillow, **options)
+    try:
+        frames[0].save(out, format=fmt.pillow, **options)
+    except (ImageError, MemoryError):
+        raise
+    except Exception as exc:  # an encoder failure is not a damaged input: say so
+        raise ImageError(Code.INTERNAL_ERROR, f"the {fmt.label} encoder failed ({short_reason(exc)})") from None
     return out.getvalue()
+
 
 
 def encode(processed: Processed, pipeline: Pipeline, fmt: FormatInfo) -> bytes:

@@ -170,7 +170,8 @@ _CORRUPT_TYPES: tuple[type[BaseException], ...] = (
 )
 
 
-def _detail(exc: BaseException) -> str:
+def short_reason(exc: BaseException) -> str:
+    """The first line of an exception's message (at most 120 characters), for log sentences."""
     try:
         text = str(exc).strip()
     except Exception:  # a hostile __str__
@@ -199,19 +200,19 @@ def classify_exception(exc: BaseException) -> tuple[Code, str]:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return Code.DISK_FULL, "the disk is full"
         if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)) or exc.errno:
-            return Code.READ_FAILED, f"the file cannot be read: {exc.strerror or _detail(exc)}"
+            return Code.READ_FAILED, f"the file cannot be read: {exc.strerror or short_reason(exc)}"
         text = str(exc).lower()
         if any(h in text for h in _TRUNCATED_HINTS):
             return Code.TRUNCATED, "this file is damaged (truncated)"
         if any(h in text for h in _UNSUPPORTED_HINTS):
-            return Code.UNSUPPORTED_FORMAT, f"this kind of image is not supported ({_detail(exc)})"
-        return Code.CORRUPT, f"this file is damaged ({_detail(exc)})"
+            return Code.UNSUPPORTED_FORMAT, f"this kind of image is not supported ({short_reason(exc)})"
+        return Code.CORRUPT, f"this file is damaged ({short_reason(exc)})"
     if isinstance(exc, ValueError) and "too large" in str(exc).lower():
-        return Code.TOO_LARGE, f"the file holds a block too large to read safely ({_detail(exc)})"
+        return Code.TOO_LARGE, f"the file holds a block too large to read safely ({short_reason(exc)})"
     if isinstance(exc, NotImplementedError):
-        return Code.UNSUPPORTED_FORMAT, f"this kind of image is not supported ({_detail(exc)})"
+        return Code.UNSUPPORTED_FORMAT, f"this kind of image is not supported ({short_reason(exc)})"
     if isinstance(exc, _CORRUPT_TYPES):
-        return Code.CORRUPT, f"this file is damaged ({_detail(exc)})"
+        return Code.CORRUPT, f"this file is damaged ({short_reason(exc)})"
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         return Code.INTERNAL_ERROR, f"the task was interrupted ({type(exc).__name__})"
-    return Code.INTERNAL_ERROR, f"unexpected error: {type(exc).__name__}: {_detail(exc)}"
+    return Code.INTERNAL_ERROR, f"unexpected error: {type(exc).__name__}: {short_reason(exc)}"

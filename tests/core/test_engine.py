@@ -391,3 +391,16 @@ def test_predict_size_follows_orientation_and_steps():
                                4000, 2000, orientation=6) == (200, 400)
     assert engine.predict_size(pipeline(OpSpec.make("resize", mode="fit", width=400, height=400, enabled=False)),
                                4000, 2000) == (4000, 2000)
+
+
+def test_an_encoder_failure_is_reported_as_such(corpus, monkeypatch):
+    def broken_save(self, fp, format=None, **params):
+        raise OSError("encoder error -2")
+
+    pipe = pipeline(OpSpec.make("encode", format="png"))
+    with open_image(str(corpus / "formats" / "hopper.jpg")) as image:
+        done = engine.process(image, pipe)
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    with pytest.raises(ImageError) as err:
+        engine.encode(done, pipe, FORMATS["png"])
+    assert err.value.code == Code.INTERNAL_ERROR and "PNG encoder failed (encoder error -2)" in err.value.message

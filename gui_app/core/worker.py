@@ -246,14 +246,9 @@ def _run(spec: TaskSpec, info: dict[str, Any]) -> TaskResult:
     info["bytes_in"] = stat.st_size
     data = _process_bytes(spec, input_path, output_path, info)
     if spec.backup_path:
-        os.makedirs(os.path.dirname(os.path.abspath(spec.backup_path)), exist_ok=True)
-        if os.path.lexists(spec.backup_path):
-            return TaskResult.failure(spec, Code.UNSAFE_PATH, "the backup file already exists; nothing was replaced", **info)
-        try:
-            shutil.copy2(input_path, spec.backup_path)
-        except OSError as exc:
-            code, message = _disk_error(exc, "the backup copy")
-            return TaskResult.failure(spec, code, message + "; nothing was replaced", **info)
+        failure = _make_backup(input_path, spec.backup_path)
+        if failure:
+            return TaskResult.failure(spec, failure[0], failure[1] + "; nothing was replaced", **info)
     _inject(spec.test_fault, "before_write")
     times = (stat.st_mtime_ns, stat.st_atime_ns) if spec.keep_dates else (None, None)
     code, message = write_file(output_path, data, overwrite, *times)
@@ -267,6 +262,23 @@ def _run(spec: TaskSpec, info: dict[str, Any]) -> TaskResult:
         return TaskResult.failure(spec, code, message, **info)
     _inject(spec.test_fault, "after_write")
     return TaskResult(task_id=spec.task_id, input_path=input_path, output_path=output_path, **info)
+
+
+def _make_backup(input_path: str, backup_path: str) -> tuple[Code, str] | None:
+    """Copy the original before it is replaced; never overwrite an older backup.
+    Returns (code, message) on failure, after removing a partial copy."""
+    if os.path.lexists(backup_path):
+        return Code.UNSAFE_PATH, "the backup file already exists"
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(backup_path)), exist_ok=True)
+        shutil.copy2(input_path, backup_path)
+    except OSError as exc:
+        try:
+            os.unlink(backup_path)
+        except OSError:
+            pass
+        return _disk_error(exc, "the backup copy")
+    return None
 
 
 def _failure(spec: TaskSpec, exc: BaseException, info: dict[str, Any]) -> TaskResult:

@@ -348,3 +348,19 @@ def test_salvaging_truncated_files_is_explicit_and_flagged(corpus, tmp_path):
         assert good.ok and good.warnings == ()
     finally:
         worker.init_worker(Limits())
+
+
+def test_a_failed_backup_replaces_nothing_and_leaves_no_partial_copy(corpus, tmp_path, monkeypatch):
+    src = tmp_path / "photo.jpg"
+    original = (corpus / "formats" / "hopper.jpg").read_bytes()
+    src.write_bytes(original)
+    backup = tmp_path / "backup" / "photo.jpg"
+
+    def full_disk(a, b, **kw):
+        open(b, "wb").write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(worker.shutil, "copy2", full_disk)
+    result = run_task(spec_for(src, src, Pipeline(), backup_path=str(backup), overwrite="overwrite"))
+    assert result.code == Code.DISK_FULL and "nothing was replaced" in result.message
+    assert src.read_bytes() == original and not backup.exists()

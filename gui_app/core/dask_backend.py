@@ -131,7 +131,10 @@ def start_local_cluster(workers: int, *, env: dict[str, str] | None = None,
     with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}):
         return distributed.LocalCluster(
             n_workers=max(1, int(workers)), threads_per_worker=1, processes=True,
-            host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR, **options)
+            host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+            # No dashboard; the scheduler's small HTTP server (health, metrics)
+            # always starts: keep it on loopback and on a free port, not 8787.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, **options)
 
 
 # --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from PIL import Image
 from PySide6.QtCore import QTimer
 
@@ -94,6 +95,7 @@ def test_a_batch_level_error_still_ends_with_finished(qtbot, qloop, tmp_path, mo
     controller.shutdown()
 
 
+@pytest.mark.slow  # a wall-clock assertion: run by hand on a quiet machine (-m slow)
 def test_ui_never_stalls_during_a_2000_file_processes_batch(make_window, qtbot, tmp_path):
     window = make_window()
     src = _tiny_images(tmp_path / "in", 2000)

@@ -1,7 +1,7 @@
 """Build ImageBatch's release artifacts: the one-folder bundle, a .tar.gz of it, and a .deb.
 
     python packaging/build.py                  # everything this OS can build
-    python packaging/build.py --no-deb         # bundle + tar.gz only
+    python packaging/build.py --no-deb         # bundle + tar.gz only (the default off Linux)
     python packaging/build.py --deb-compression gzip   # faster, larger .deb
 
 Works offline from a clean clone once the build requirements are installed
@@ -128,13 +128,21 @@ def build_bundle() -> Path:
     return bundle
 
 
-# --- step 2: .tar.gz ---------------------------------------------------------------------
+# --- step 2: .tar.gz (.zip on Windows) ---------------------------------------------------
 
 
-def build_tarball(bundle: Path, version: str) -> Path:
-    """The bundle folder as <name>-<version>-linux-<arch>.tar.gz (symlinks kept as links)."""
+def archive_kind() -> str:
+    return "zip" if sys.platform == "win32" else "tar.gz"
+
+
+def build_archive(bundle: Path, version: str) -> Path:
+    """The bundle folder as <name>-<version>-<os>-<arch>.tar.gz (symlinks kept as links),
+    or .zip on Windows, where Explorer opens it without extra tools."""
     system = {"linux": "linux", "darwin": "macos", "win32": "windows"}.get(sys.platform, sys.platform)
-    target = DIST / f"{bundle.name}-{version}-{system}-{platform.machine().lower()}.tar.gz"
+    stem = DIST / f"{bundle.name}-{version}-{system}-{platform.machine().lower()}"
+    if archive_kind() == "zip":
+        return Path(shutil.make_archive(str(stem), "zip", root_dir=DIST, base_dir=bundle.name))
+    target = stem.with_name(stem.name + ".tar.gz")
     with tarfile.open(target, "w:gz", compresslevel=6) as tar:
         tar.add(bundle, arcname=bundle.name)
     return target
@@ -269,7 +277,7 @@ def build_deb(bundle: Path, version: str, compression: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-deb", action="store_true", help="skip the .deb (always skipped off Linux)")
-    parser.add_argument("--no-tar", action="store_true", help="skip the .tar.gz")
+    parser.add_argument("--no-archive", action="store_true", help="skip the .tar.gz (.zip on Windows)")
     parser.add_argument(
         "--deb-compression", choices=("xz", "gzip", "none"), default="xz",
         help="dpkg-deb compressor: xz (default, smallest, slowest), gzip (faster, larger)",
@@ -287,9 +295,12 @@ def main(argv: list[str] | None = None) -> int:
 
     bundle = timed("bundle", build_bundle)
     info["artifacts"]["bundle"] = {"path": str(bundle), "bytes": tree_size(bundle)}
-    if not args.no_tar:
-        tarball = timed("tar.gz", build_tarball, bundle, version)
-        info["artifacts"]["tar.gz"] = {"path": str(tarball), "bytes": tarball.stat().st_size}
+    app = DIST / "ImageBatch.app"  # the spec's BUNDLE, macOS only
+    if sys.platform == "darwin" and app.is_dir():
+        info["artifacts"]["app"] = {"path": str(app), "bytes": tree_size(app)}
+    if not args.no_archive:
+        archive = timed(archive_kind(), build_archive, bundle, version)
+        info["artifacts"][archive_kind()] = {"path": str(archive), "bytes": archive.stat().st_size}
     if sys.platform.startswith("linux") and not args.no_deb:
         deb = timed("deb", build_deb, bundle, version, args.deb_compression)
         info["artifacts"]["deb"] = {"path": str(deb), "bytes": deb.stat().st_size}

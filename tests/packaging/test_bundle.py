@@ -64,7 +64,7 @@ def test_version_from_both_executables(build_info, tmp_path):
 def test_frozen_processes_batch_uses_exactly_the_requested_workers(build_info, tmp_path):
     result = smoke_test.check_batch(build_info, tmp_path, workers=2)
     assert len(result["worker_pids"]) == 2
-    assert result["outputs_checked"] == len(smoke_test.BATCH_INPUTS)
+    assert result["outputs_checked"] == len(smoke_test.batch_inputs()[0])
 
 
 def test_gui_shows_one_main_window_under_xvfb_and_quits(build_info, tmp_path):

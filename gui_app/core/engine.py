@@ -51,6 +51,9 @@ _DRAFT_TRANSPARENT = frozenset({"flip", "grayscale", "color_profile", "adjust"})
 
 WORKING_MODES = ("L", "LA", "RGB", "RGBA")
 
+#: A JPEG APP1 segment holds at most 65535 bytes, "Exif\0\0" and the length included.
+JPEG_MAX_EXIF = 65527
+
 
 @dataclass
 class Processed:
@@ -341,7 +344,9 @@ def _metadata_kwargs(processed: Processed, fmt: FormatInfo, mode: str, image_mod
     kwargs: dict[str, Any] = {}
     if fmt.key in encode_ops.EXIF_FORMATS:
         exif = metadata.exif_for_output(processed.exif, mode, processed.oriented)
-        if exif:
+        if exif and fmt.key == "jpeg" and len(exif) > JPEG_MAX_EXIF:
+            processed.warnings.append("the EXIF data is too large for a JPEG file; it was not copied")
+        elif exif:
             kwargs["exif"] = exif
     if fmt.key in encode_ops.XMP_FORMATS:
         xmp = metadata.xmp_for_output(processed.xmp, mode, processed.oriented)

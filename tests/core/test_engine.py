@@ -404,3 +404,46 @@ def test_an_encoder_failure_is_reported_as_such(corpus, monkeypatch):
     with pytest.raises(ImageError) as err:
         engine.encode(done, pipe, FORMATS["png"])
     assert err.value.code == Code.INTERNAL_ERROR and "PNG encoder failed (encoder error -2)" in err.value.message
+
+
+def _jpeg_with(xmp=None, exif=None):
+    out = io.BytesIO()
+    kwargs = {k: v for k, v in (("xmp", xmp), ("exif", exif)) if v is not None}
+    Image.new("RGB", (40, 20), "blue").save(out, "JPEG", **kwargs)
+    return out.getvalue()
+
+
+XMP_WITH_GPS = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+                b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+                b'exif:GPSLatitude="48,51.5N" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+
+
+def test_xmp_policies_and_orientation_in_xmp():
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    source = _jpeg_with(XMP_WITH_GPS, exif.tobytes())
+    keep = pipeline(OpSpec.make("auto_orient"), OpSpec.make("encode", format="jpeg"))
+    strip = pipeline(OpSpec.make("metadata", mode="strip_gps"), OpSpec.make("encode", format="jpeg"))
+    with open_image(source) as image:
+        kept = Image.open(io.BytesIO(engine.encode(engine.process(image, keep), keep, FORMATS["jpeg"])))
+    assert kept.size == (20, 40)
+    assert b'tiff:Orientation="1"' in kept.info["xmp"] and b"GPSLatitude" in kept.info["xmp"]
+    with open_image(source) as image:
+        stripped = Image.open(io.BytesIO(engine.encode(engine.process(image, strip), strip, FORMATS["jpeg"])))
+    assert not stripped.info.get("xmp")
+
+
+def test_oversized_exif_is_left_out_of_jpeg_with_a_warning():
+    exif = Image.Exif()
+    exif[0x010E] = "x" * 70000  # ImageDescription
+    pipe = pipeline(OpSpec.make("encode", format="png"))
+    with open_image(_png_with_exif(exif.tobytes())) as image:
+        done = engine.process(image, pipe)
+        engine.encode(done, pipe, FORMATS["jpeg"])
+    assert any("too large for a JPEG" in w for w in done.warnings)
+
+
+def _png_with_exif(exif_bytes):
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "PNG", exif=exif_bytes)
+    return out.getvalue()

@@ -125,8 +125,7 @@ def exif_for_output(exif: Image.Exif | None, mode: str, oriented: bool) -> bytes
                 sub.pop(tag, None)
     if not len(exif):
         return None
-    data = exif.tobytes()
-    return data if len(data) < 65000 else None  # JPEG's APP1 segment limit
+    return exif.tobytes()
 
 
 _XMP_ORIENTATION = re.compile(rb'(tiff:Orientation\s*=\s*["\']|<tiff:Orientation>)\s*[2-8]')

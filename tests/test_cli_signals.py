@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.core.test_runner_fakes import child_pids, process_alive
+
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ("--long-edge", "2000", "--format", "webp", "--mode", "processes", "--workers", "2")
 
@@ -53,34 +55,11 @@ def _wait_for_outputs(folder: Path, n: int, proc: subprocess.Popen, timeout: flo
         time.sleep(0.01)
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            kids.append(int(entry))
-    return kids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def _wait_dead(pids: list[int], timeout: float = 5.0) -> list[int]:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+    while time.monotonic() < deadline and any(process_alive(p) for p in pids):
         time.sleep(0.02)
-    return [p for p in pids if _alive(p)]
+    return [p for p in pids if process_alive(p)]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
@@ -92,7 +71,7 @@ def test_interrupt_exits_quickly_without_orphans_or_temps(tmp_path, corpus, sig)
     proc = _start(str(src), "-o", str(out), "--report", str(report), *ARGS)
     try:
         _wait_for_outputs(out, 1, proc)
-        workers = _children(proc.pid)
+        workers = child_pids(proc.pid)
         assert len(workers) >= 2
         sent = time.monotonic()
         proc.send_signal(sig)
@@ -130,7 +109,7 @@ def test_sigkill_at_half_then_resume_gives_identical_outputs(tmp_path, corpus):
     proc = _start(str(src), "-o", str(out), *ARGS)
     try:
         _wait_for_outputs(out, n // 2, proc)
-        workers = _children(proc.pid)
+        workers = child_pids(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:

@@ -20,6 +20,7 @@ from gui_app.core.runner import BatchListener, BatchRunner, Progress, Summary
 from gui_app.core.specs import Code, Limits, Pipeline, Status, TaskResult, TaskSpec
 
 from tests.core import test_runner_fakes as fakes
+from tests.core.test_runner_fakes import process_alive
 
 
 class Recorder(BatchListener):
@@ -209,7 +210,7 @@ def test_hang_is_timed_out_and_the_batch_goes_on(tmp_path):
     assert "1.5 s" in rec.results[2].message
     assert summary.ok == 5 and summary.failed == 1
     for pid in pids_after:  # close() left no worker behind
-        assert not _alive(pid)
+        assert not process_alive(pid)
 
 
 def test_unpicklable_exception_and_systemexit_are_per_file_errors(tmp_path):
@@ -337,12 +338,15 @@ def test_cancel_before_start_reports_everything_cancelled(tmp_path):
 def test_close_never_blocks_on_a_stuck_worker(tmp_path):
     runner = fake_runner("processes", Recorder(), timeout=60)
     runner.start(make_specs(tmp_path, 2, {0: "hang", 1: "hang"}), total=2)
-    time.sleep(1.0)
+    deadline = time.monotonic() + 60
+    while len(runner.worker_pids) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # both hang in their workers now
     pids = list(runner.worker_pids)
     t0 = time.monotonic()
     runner.close()
     assert time.monotonic() - t0 < 20
-    assert pids and not any(_alive(p) for p in pids)
+    assert pids and not any(process_alive(p) for p in pids)
     assert runner.last_summary.cancelled == 2
 
 
@@ -398,40 +402,3 @@ def test_auto_mode_reports_its_choice(tmp_path):
 def test_fork_is_refused():
     with pytest.raises(ValueError):
         executors.ProcessPool(2, None, (), start_method="fork")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead for our purposes
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def test_pool_found_broken_at_submit_time_loses_nothing(tmp_path, monkeypatch):
-    """The pool can break between a result and the next submit: that chunk never ran."""
-    original = executors.ProcessPool.submit
-    calls = {"n": 0}
-
-    def flaky_submit(self, fn, arg):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            from concurrent.futures.process import BrokenProcessPool
-
-            raise BrokenProcessPool("broken between results (test)")
-        return original(self, fn, arg)
-
-    monkeypatch.setattr(executors.ProcessPool, "submit", flaky_submit)
-    rec = Recorder()
-    runner = fake_runner("processes", rec, chunk_files=1)
-    try:
-        summary = runner.run(make_specs(tmp_path, 12), total=12)
-    finally:
-        runner.close()
-    assert calls["n"] > 12
-    assert summary.ok == 12 and summary.total == 12
-    assert sorted(rec.results) == list(range(12))

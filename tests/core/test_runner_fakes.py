@@ -100,3 +100,31 @@ def pid_chunk(specs):
     time.sleep(0.05)
     return [TaskResult(task_id=s.task_id, input_path=s.input_path, output_path=s.output_path,
                        message=str(os.getpid())) for s in specs]
+
+
+# --------------------------------------------------------------------------- process helpers (Linux /proc)
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as dead)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def child_pids(pid: int) -> list[int]:
+    """Live child processes of ``pid`` (no psutil: a scan of /proc)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.append(int(entry))
+    return kids

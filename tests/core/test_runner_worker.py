@@ -24,6 +24,8 @@ from gui_app.core.runner import BatchListener, BatchRunner
 from gui_app.core.scan import scan
 from gui_app.core.specs import Code, Limits, OpSpec, OutputSpec, Pipeline, Status
 
+from tests.core.test_runner_fakes import process_alive
+
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = Pipeline((OpSpec.make("auto_orient"), OpSpec.make("resize", mode="long_edge", long_edge=64),
                      OpSpec.make("encode", format="png")))
@@ -164,28 +166,6 @@ def test_real_worker_in_threads_and_sequential_modes(tmp_path, corpus):
         assert summary.ok == 3 and len(os.listdir(out)) == 3
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                kids.append(int(entry))
-    return kids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
 def test_workers_die_when_the_parent_is_sigkilled(tmp_path, corpus):
     folder = _inputs(tmp_path, corpus, 4)
@@ -204,7 +184,10 @@ def test_workers_die_when_the_parent_is_sigkilled(tmp_path, corpus):
             tasks = _tasks(Path({str(folder)!r}), Path({str(tmp_path / 'out')!r}),
                            faults={{n: "hang" for n in ("img00.jpg", "img01.jpg", "img02.jpg", "img03.jpg")}})
             r.start(tasks)
-            time.sleep(1.0)
+            deadline = time.monotonic() + 60
+            while len(r.worker_pids) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # the hang tasks reach the workers
             print(" ".join(map(str, r.worker_pids)), flush=True)
             time.sleep(600)
     """)
@@ -214,13 +197,13 @@ def test_workers_die_when_the_parent_is_sigkilled(tmp_path, corpus):
         line = proc.stdout.readline()
         pids = [int(p) for p in line.split()]
         assert len(pids) == 2, line
-        assert all(_alive(p) for p in pids)
+        assert all(process_alive(p) for p in pids)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         deadline = time.monotonic() + 10
-        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        while any(process_alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not any(_alive(p) for p in pids), "orphan workers survived their parent"
+        assert not any(process_alive(p) for p in pids), "orphan workers survived their parent"
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -147,7 +147,7 @@ def test_animated_gif_first_frame_or_all_frames(corpus):
     src = corpus / "formats" / "iss634.gif"
     first, _, _ = convert(src, OpSpec.make("encode", format="gif", frames="first"))
     assert getattr(first, "n_frames", 1) == 1
-    for key in ("gif", "webp", "png"):
+    for key in ("gif", "webp", "png", "avif"):
         out, _, _ = convert(src, OpSpec.make("resize", mode="percent", percent=50.0),
                             OpSpec.make("encode", format=key, frames="all", quality=60))
         assert out.n_frames == 42, key

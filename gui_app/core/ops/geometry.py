@@ -253,7 +253,8 @@ register(
                   help="Total pixel count of the result, aspect ratio kept.",
                   visible_when=("mode", ("megapixels",))),
             Param("upscale", "bool", False, "Allow enlarging",
-                  help="Off: pictures smaller than the target keep their size."),
+                  help="Off: a picture is never enlarged. Smaller pictures keep their size; "
+                       "fill and exact then keep the requested shape at the picture's own scale."),
             Param("filter", "choice", "lanczos", "Filter",
                   choices=(("lanczos", "Lanczos (sharpest)"), ("bicubic", "Bicubic"),
                            ("bilinear", "Bilinear"), ("nearest", "Nearest (pixel art)"))),

@@ -541,3 +541,15 @@ def test_a_token_that_renders_empty_makes_no_folder(src, tmp_path):
     out = tmp_path / "out"
     plan = plan_folder(src, out, template="{variant}/{stem}", keep_structure=False)
     assert outputs(plan, out)[0] == "Canon_40D.webp"
+
+
+def test_case_only_difference_in_one_folder(corpus, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(corpus / "formats" / "hopper.jpg", src / "Photo.JPG")
+    shutil.copy(corpus / "formats" / "hopper.png", src / "photo.jpg")
+    out = tmp_path / "out"
+    assert outputs(plan_folder(src, out), out) == ["Photo.webp", "photo (1).webp"]
+    # outputs beside the originals, format kept: each is its own input -> refused, never crossed
+    beside = plan_folder(src, None, KEEP, destination=Destination.BESIDE.value, template="{stem}_copy")
+    assert [os.path.basename(i.output_path) for i in beside.items] == ["Photo_copy.JPG", "photo_copy (1).jpg"]

@@ -210,6 +210,8 @@ def scan(
                             skip_reason=f"cannot read: {exc.strerror or exc}")
             continue
         if stat.S_ISDIR(st.st_mode):
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                continue  # already walked as part of an earlier input
             yield from _walk(given, st, recursive, follow_symlinks, filters, excluded,
                              seen_files, seen_dirs, include_hidden)
             continue

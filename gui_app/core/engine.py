@@ -259,7 +259,8 @@ def process(image: Image.Image, pipeline: Pipeline, *, source_path: str | None =
     if _wants_all_frames(image, plan, fmt):
         frames = _read_frames(image, processed)
     else:
-        if getattr(image, "n_frames", 1) > 1 and plan.encode_params.get("frames") == "all":
+        # n_frames last: counting GIF frames reads the whole file.
+        if plan.encode_params.get("frames") == "all" and getattr(image, "n_frames", 1) > 1:
             processed.warnings.append(f"{fmt.label if fmt else 'this format'} cannot animate: only the first frame was written")
         request = _draft_request(image, plan, orientation)
         if request is not None and image.draft("RGB", request) is not None:

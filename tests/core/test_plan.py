@@ -553,3 +553,15 @@ def test_case_only_difference_in_one_folder(corpus, tmp_path):
     # outputs beside the originals, format kept: each is its own input -> refused, never crossed
     beside = plan_folder(src, None, KEEP, destination=Destination.BESIDE.value, template="{stem}_copy")
     assert [os.path.basename(i.output_path) for i in beside.items] == ["Photo_copy.JPG", "photo_copy (1).jpg"]
+
+
+def test_heic_and_camera_headers_feed_the_tokens(copy_corpus, tmp_path):
+    src = copy_corpus("formats/IMG_5195.HEIC", "camera/Canon_40D.jpg", "hostile/decompression_bomb.gif")
+    out = tmp_path / "out"
+    plan = plan_folder(src, out, KEEP, template="{exif:Model}_{exif:DateTimeOriginal}_{in_width}x{in_height}")
+    assert outputs(plan, out) == [
+        "Canon EOS 40D_2008-05-30_15-56-01_100x68.jpg",
+        "unknown_unknown_unknownxunknown.gif",
+        "iPhone 11 Pro Max_2021-04-11_15-47-53_2566x3313.jpg",  # HEIC is read, written as JPEG
+    ]
+    assert "too large to open safely" in plan.items[1].note

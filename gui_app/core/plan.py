@@ -610,7 +610,7 @@ class _Planner:
         if out.keep_structure:
             rel_folder = os.path.dirname(entry.relpath)
             subdirs = [sanitize_component(p, allow_leading_dot=True)
-                       for p in re.split(r"[/\\]", rel_folder) if p not in ("", ".")]
+                       for p in _split_native(rel_folder) if p not in ("", ".")]
         return root, subdirs
 
     def _plan_variant(self, entry: ScanEntry, suffix: str, pipeline: Pipeline, header: Header | None) -> PlanItem:
@@ -727,7 +727,7 @@ class _Planner:
 
     def _backup_path(self, entry: ScanEntry) -> str:
         backup_root = os.path.abspath(self.output.backup_dir or "")
-        parts = [sanitize_component(p, allow_leading_dot=True) for p in re.split(r"[/\\]", entry.relpath) if p]
+        parts = [sanitize_component(p, allow_leading_dot=True) for p in _split_native(entry.relpath) if p]
         path = os.path.join(backup_root, *parts)
         key = _hash_key(path)
         if key in self.claimed or os.path.lexists(path):
@@ -735,6 +735,14 @@ class _Planner:
             path, key = self._next_free(os.path.dirname(path), stem, ext, on_disk=True)
         self.claimed.add(key)
         return path
+
+
+def _split_native(relpath: str) -> list[str]:
+    """Split a path from the file system at this platform's separators only
+    (a Linux folder may be called ``a\\b``; it becomes ``a_b``, not two folders)."""
+    if os.altsep:
+        relpath = relpath.replace(os.altsep, os.sep)
+    return relpath.split(os.sep)
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -565,3 +565,12 @@ def test_heic_and_camera_headers_feed_the_tokens(copy_corpus, tmp_path):
         "iPhone 11 Pro Max_2021-04-11_15-47-53_2566x3313.jpg",  # HEIC is read, written as JPEG
     ]
     assert "too large to open safely" in plan.items[1].note
+
+
+def test_input_folder_names_are_sanitised_not_split(corpus, tmp_path):
+    src = tmp_path / "in"
+    odd = src / "a\\b" / "CON" / "x:y"
+    odd.mkdir(parents=True)
+    shutil.copy(corpus / "formats" / "hopper.jpg", odd / "p.jpg")
+    out = tmp_path / "out"
+    assert outputs(plan_folder(src, out), out) == [os.path.join("a_b", "_CON", "x_y", "p.webp")]

@@ -179,6 +179,10 @@ class Template:
     def tokens(self) -> set[str]:
         return {p.name for part in self.parts for p in part if isinstance(p, _Token)}
 
+    @property
+    def exif_tags(self) -> list[str]:
+        return sorted({p.arg for part in self.parts for p in part if isinstance(p, _Token) and p.name == "exif"})
+
     def needs_header(self) -> bool:
         return bool(self.tokens & (_HEADER_TOKENS | {"exif"}))
 
@@ -568,9 +572,7 @@ class _Planner:
             return
         header = None
         if self.template.needs_header():
-            exif_tags = sorted({p.arg for part in self.template.parts for p in part
-                                if isinstance(p, _Token) and p.name == "exif"})
-            header = read_header(entry.path, self.limits, exif_tags)
+            header = read_header(entry.path, self.limits, self.template.exif_tags)
         for suffix, pipeline in self.variants:
             yield self._plan_variant(entry, suffix, pipeline, header)
 
@@ -822,8 +824,7 @@ def example_output_name(
         st = os.stat(sample_path)
         entry = ScanEntry(sample_path, os.path.dirname(sample_path), os.path.basename(sample_path),
                           st.st_size, st.st_mtime_ns)
-        exif_tags = sorted({p.arg for part in tpl.parts for p in part if isinstance(p, _Token) and p.name == "exif"})
-        header = read_header(sample_path, limits, exif_tags) if tpl.needs_header() else None
+        header = read_header(sample_path, limits, tpl.exif_tags) if tpl.needs_header() else None
     else:
         name = os.path.basename(sample_path) if sample_path else "IMG_0001.jpg"
         entry = ScanEntry(os.path.join("holiday", name), "", name, 0, 1_700_000_000 * 10**9)

@@ -18,7 +18,7 @@ viewers still show the picture upright, except under ``strip_all``, where
 the tag would be lost: there the orientation is applied first, implicitly.
 
 Shrink on load: when the input is a JPEG and the first step that changes
-the geometry is a ``resize`` that shrinks (only orientation, flips and
+the scale is a ``resize`` that shrinks (only orientation, flips, crops and
 point-wise colour steps before it), the JPEG is decoded at 1/2, 1/4 or 1/8
 scale with ``Image.draft`` (the largest DCT scale whose result is still at
 least the target size, with the orientation's width/height swap accounted
@@ -166,26 +166,34 @@ def output_format_for(pipeline: Pipeline, format_in: str | None, output_path: st
 
 def _draft_request(image: Image.Image, plan: _Plan, orientation: int) -> tuple[int, int] | None:
     """The smallest stored-orientation size the pipeline needs, when a JPEG
-    draft can serve it; None when the whole picture must be decoded."""
+    draft can serve it; None when the whole picture must be decoded.
+
+    Steps before the first resize may be orientation, flips, point-wise
+    colour changes and crops (a crop only moves the area the resize reads).
+    """
     if image.format not in ("JPEG", "MPO") or not getattr(image, "tile", None) or len(image.tile) != 1:
         return None
-    width, height = image.size
     swapped = geometry.orientation_swaps_axes(orientation) and _implicit_orient(plan)
+    full = (image.height, image.width) if swapped else image.size  # the whole picture, as oriented now
+    logical = full  # the part of it the next step sees
     for step in plan.pixel_steps:
         if step.name == "auto_orient":
-            swapped = geometry.orientation_swaps_axes(orientation)
+            if geometry.orientation_swaps_axes(orientation) and not swapped:
+                swapped, full, logical = True, full[::-1], logical[::-1]
             continue
         if step.name in _DRAFT_TRANSPARENT:
             continue
+        if step.name == "crop":
+            logical = geometry.crop_size(*logical, **step.kwargs())
+            continue
         if step.name != "resize" or step.get("filter") == "nearest":
             return None
-        logical = (height, width) if swapped else (width, height)
         size, box = geometry.resize_plan(*logical, step.kwargs())
         box_w, box_h = (box[2] - box[0], box[3] - box[1]) if box else logical
         scale = max(size[0] / box_w, size[1] / box_h)
         if scale >= 0.5:  # draft needs at least a 2× reduction to help
             return None
-        need = (math.ceil(logical[0] * scale), math.ceil(logical[1] * scale))
+        need = (math.ceil(full[0] * scale), math.ceil(full[1] * scale))
         return (need[1], need[0]) if swapped else need
     return None
 
@@ -308,6 +316,14 @@ def _apply_step(step: OpSpec, image: Image.Image, processed: Processed, orientat
         return geometry.apply_orientation(image, orientation)
     if step.name == "flip" and processed.content_box is not None:
         _follow_content_box(processed, image.size, (geometry.FLIP_METHODS[str(params.get("direction"))],))
+    if step.name == "crop" and processed.content_box is not None:
+        # Drafted: narrow the area the coming resize reads instead of cutting
+        # pixels at the reduced scale (which would round the box).
+        x0, y0, x1, y1 = geometry.crop_box(*logical, params)
+        cx, cy = processed.content_box[:2]
+        k = 1 / processed.draft_scale
+        processed.content_box = (cx + x0 * k, cy + y0 * k, cx + x1 * k, cy + y1 * k)
+        return image
     if step.name == "color_profile":
         if params.get("mode") != "srgb":
             return image

@@ -345,7 +345,8 @@ def test_shrink_on_load_is_not_used_when_it_would_hurt(corpus):
     src = corpus / "bench" / "2569067123_aca715a2ee_o.jpg"
     for steps in ((OpSpec.make("sharpen"), OpSpec.make("resize", long_edge=500)),
                   (OpSpec.make("resize", long_edge=2000),),
-                  (OpSpec.make("crop", mode="box", width=800, height=800), OpSpec.make("resize", long_edge=200))):
+                  (OpSpec.make("resize", long_edge=200, filter="nearest"),),
+                  (OpSpec.make("rotate", angle=10.0), OpSpec.make("resize", long_edge=200))):
         with open_image(str(src)) as image:
             assert engine.process(image, pipeline(*steps)).draft_scale == 1
 
@@ -447,3 +448,22 @@ def _png_with_exif(exif_bytes):
     out = io.BytesIO()
     Image.new("RGB", (8, 8)).save(out, "PNG", exif=exif_bytes)
     return out.getvalue()
+
+
+@pytest.mark.parametrize("name", ["camera/jolla.jpg", "orientation/Portrait_6.jpg", "orientation/Landscape_7.jpg"])
+def test_shrink_on_load_through_orientation_crop_and_flip(corpus, name):
+    """Crops and flips before the resize move the area the resize reads, so
+    the drafted result lines up with a full decode."""
+    src = corpus / name
+    steps = (OpSpec.make("auto_orient"), OpSpec.make("crop", mode="aspect", aspect="4:3", anchor="top_right"),
+             OpSpec.make("flip", direction="horizontal"), OpSpec.make("crop", mode="box", left=30, top=10, width=700, height=500),
+             OpSpec.make("resize", mode="long_edge", long_edge=150))
+    with open_image(str(src)) as image:
+        drafted = engine.process(image, pipeline(*steps))
+    assert drafted.draft_scale == 4
+    reference = Image.open(src)
+    reference = engine.geometry.auto_orient(reference)
+    for step in steps[1:]:
+        reference = engine.registry.get(step.name).func(reference, **engine.registry.validate_step(step).kwargs())
+    assert drafted.image.size == reference.size
+    assert psnr(reference, drafted.image) > 35

@@ -296,8 +296,13 @@ def _crop_args(params: dict) -> dict:
                 aspect_h=params.get("aspect_h", 1.0), anchor=params.get("anchor", "center"))
 
 
+def crop_box(width: int, height: int, params: dict) -> tuple[int, int, int, int]:
+    """The box a crop step cuts from a width × height picture."""
+    return _crop_box(width, height, **_crop_args(params))
+
+
 def crop_size(width: int, height: int, /, **params) -> tuple[int, int]:
-    x0, y0, x1, y1 = _crop_box(width, height, **_crop_args(params))
+    x0, y0, x1, y1 = crop_box(width, height, params)
     return x1 - x0, y1 - y0
 
 

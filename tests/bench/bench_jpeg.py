@@ -64,12 +64,13 @@ def runner_contenders(tasks, work: Path, workers: int, modes, runners: list) -> 
         runner = BatchRunner(mode=mode, workers=count, listener=seen.listener)
         runners.append(runner)
         out = work / f"runner-{mode}-{count}"
-        bl.run_runner(runner, tasks[: max(4, len(tasks) // 10)], out)  # warm-up: start the pool
+        mine = bl.retarget(tasks, out)
+        bl.run_runner(runner, mine[: max(4, len(mine) // 10)], out)  # warm-up: start the pool
 
         def after(row: bl.Row, seen=seen, mode=mode) -> None:
             row.note = f"chose {seen.mode} × {seen.workers}" + (f": {seen.reason}" if mode == "auto" else "")
 
-        found.append(bl.Contender(bl.Row(label, len(tasks)), partial(bl.run_runner, runner, tasks, out), after=after))
+        found.append(bl.Contender(bl.Row(label, len(tasks)), partial(bl.run_runner, runner, mine, out), after=after))
     return found
 
 

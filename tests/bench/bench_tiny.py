@@ -90,16 +90,17 @@ def main(argv=None) -> dict:
             runner = BatchRunner(mode=mode, workers=workers, listener=seen.listener)
             runners.append(runner)
             out = work / f"runner-{mode}"
-            bl.run_runner(runner, tasks, out)  # warm-up with the whole batch: same mode as timed
+            mine = bl.retarget(tasks, out)
+            bl.run_runner(runner, mine, out)  # warm-up with the whole batch: same mode as timed
 
             def after(row, seen=seen):
                 row.note = f"chose {seen.mode} × {seen.workers}: {seen.reason}"
 
-            contenders.append(bl.Contender(bl.Row(label, count), partial(bl.run_runner, runner, tasks, out),
+            contenders.append(bl.Contender(bl.Row(label, count), partial(bl.run_runner, runner, mine, out),
                                            after=after))
         contenders.append(bl.Contender(bl.Row("runner API: auto (cold: new runner)", count,
                                               note="pool start-up included (the GUI's first batch)"),
-                                       partial(cold_auto, tasks, work / "cold")))
+                                       partial(cold_auto, bl.retarget(tasks, work / "cold"), work / "cold")))
         cli_out = work / "cli"
         contenders.append(bl.Contender(bl.Row("imagebatch run --mode auto", count,
                                               note="real CLI in a subprocess, start-up included"),

@@ -289,6 +289,13 @@ def make_tasks(inputs: Sequence[Path], out_dir: Path, pipeline, ext: str, limits
     return tasks
 
 
+def retarget(tasks: Sequence, out_dir: Path) -> list:
+    """The same tasks writing into ``out_dir`` (each row gets its own folder)."""
+    import dataclasses
+
+    return [dataclasses.replace(t, output_path=str(out_dir / Path(t.output_path).name)) for t in tasks]
+
+
 class ModeListener:
     """Remembers what the runner chose (for the table's note column)."""
 

@@ -1,0 +1,215 @@
+"""Prototypes of the proposed engine/runner changes, measured A/B in one run.
+
+The engine and runner files belong to other developers, so nothing is edited
+here: each proposal is a monkeypatch applied *inside the benchmark's own
+worker processes* (through ``BatchRunner(initializer=partial(patched_init,
+patches=...))``) or around an in-process run, and undone afterwards. Rows are
+interleaved round by round, so the machine's load hits A and B alike.
+
+Proposals (see README-performance.md for the diffs):
+
+- ``no_fsync``: ``worker.write_file`` calls ``os.fsync`` on every output.
+  The prototype makes that one call a no-op (the temp file + ``os.replace``/
+  ``os.link`` atomic rename is kept).
+- ``light_result``: ``worker._finish`` rebuilds every TaskResult through
+  ``to_dict``/``from_dict`` (``dataclasses.asdict`` deep-copies) to set
+  ``seconds``; ``dataclasses.replace`` does the same job.
+- ``png_nofilter``: write PNG scanlines unfiltered (filter type 0) with
+  ``zlib.compress(level)``, like sharp's ``adaptiveFiltering: false``;
+  Pillow's encoder always runs its adaptive filter heuristic.
+
+    python tests/bench/bench_proposals.py [--quick] [--repeats N]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import struct
+import sys
+import time
+import zlib
+from functools import partial
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchlib as bl  # noqa: E402
+
+
+# --------------------------------------------------------------------------- the patches
+
+
+class _OsWithoutFsync:
+    """The ``os`` module as seen by worker.py, minus the per-file fsync."""
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    @staticmethod
+    def fsync(fd):
+        return None
+
+
+def _finish_light(result, started):
+    return dataclasses.replace(result, seconds=round(time.perf_counter() - started, 6))
+
+
+def png_unfiltered(image, level: int) -> bytes | None:
+    """A PNG of an 8-bit L/LA/RGB/RGBA picture with filter type 0 on every
+    row, compressed by zlib at ``level``; None for anything else."""
+    colour_type = {"L": 0, "LA": 4, "RGB": 2, "RGBA": 6}.get(image.mode)
+    if colour_type is None:
+        return None
+    width, height = image.size
+    raw = image.tobytes()
+    stride = len(raw) // height
+    rows = b"".join(b"\x00" + raw[y * stride:(y + 1) * stride] for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, level)) + chunk(b"IEND", b"")
+
+
+def apply_patches(names: str) -> callable:
+    """Apply the comma-separated patches in this process; returns an undo function."""
+    from gui_app.core import engine, worker
+
+    undo = []
+    for name in [n for n in names.split(",") if n]:
+        if name == "no_fsync":
+            undo.append(partial(setattr, worker, "os", worker.os))
+            worker.os = _OsWithoutFsync()
+        elif name == "light_result":
+            undo.append(partial(setattr, worker, "_finish", worker._finish))
+            worker._finish = _finish_light
+        elif name == "png_nofilter":
+            original = engine._save
+
+            def _save(frames, fmt, options, processed, original=original):
+                plain = set(options) <= {"compress_level", "optimize"}
+                if fmt.key == "png" and len(frames) == 1 and plain:
+                    data = png_unfiltered(frames[0], int(options.get("compress_level", 6)))
+                    if data is not None:
+                        return data
+                return original(frames, fmt, options, processed)
+
+            undo.append(partial(setattr, engine, "_save", original))
+            engine._save = _save
+        else:
+            raise ValueError(f"unknown patch {name!r}")
+
+    def undo_all():
+        for step in reversed(undo):
+            step()
+
+    return undo_all
+
+
+def patched_init(limits=None, *, patches: str = ""):
+    """Pool initializer for the benchmark's worker processes: the real one,
+    then the patches (they live and die with these processes)."""
+    from gui_app.core import worker
+
+    worker.init_worker(limits)
+    apply_patches(patches)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def runner_contender(label: str, mode: str, workers: int | None, patches: str, tasks, out: Path,
+                     runners: list, warm=True) -> bl.Contender:
+    from gui_app.core.runner import BatchRunner
+
+    seen = bl.ModeListener()
+    in_process = mode in ("sequential", "threads")
+    init = None if in_process or not patches else partial(patched_init, patches=patches)
+    runner = BatchRunner(mode=mode, workers=workers, listener=seen.listener, initializer=init)
+    runners.append(runner)
+    tasks = bl.retarget(tasks, out)
+
+    def run() -> float:
+        undo = apply_patches(patches) if in_process else (lambda: None)
+        try:
+            return bl.run_runner(runner, tasks, out)
+        finally:
+            undo()
+
+    if warm:
+        run()
+
+    def after(row, seen=seen):
+        row.note = f"{seen.mode} × {seen.workers}; patches: {patches or 'none'}"
+
+    return bl.Contender(bl.Row(label, len(tasks)), run, after=after)
+
+
+def main(argv=None) -> dict:
+    args = bl.common_args(__doc__.splitlines()[0]).parse_args(argv)
+    repeats = bl.repeats_for(args)
+    print(bl.machine_line())
+    from bench_jpeg import jpeg_pipeline, png_pipeline
+    from bench_tiny import build_tiny, tiny_pipeline
+
+    work = args.workdir / "proposals"
+    payload: dict = {"machine": bl.machine_line(), "tables": {}}
+    runners: list = []
+    try:
+        # ---- tiny files: where per-file overhead shows
+        count = 500 if args.quick else 2000
+        tiny = build_tiny(args.workdir / "tiny" / "inputs", count)
+        tasks = bl.make_tasks(tiny, work / "x", tiny_pipeline(), "jpg")
+        naive_out = work / "tiny-naive"
+        jobs = [(str(p), str(naive_out / (p.stem + ".jpg"))) for p in tiny]
+        contenders = [bl.Contender(bl.Row("plain Pillow loop (baseline)", count),
+                                   lambda: bl.naive_loop(bl.naive_tiny_to_jpeg, jobs),
+                                   setup=partial(bl.fresh_dir, naive_out))]
+        for label, mode, workers, patches in (
+                ("sequential, as is", "sequential", None, ""),
+                ("sequential + no_fsync", "sequential", None, "no_fsync"),
+                ("sequential + no_fsync + light_result", "sequential", None, "no_fsync,light_result"),
+                ("threads 2, as is (auto's choice)", "threads", 2, ""),
+                ("threads 2 + no_fsync + light_result", "threads", 2, "no_fsync,light_result"),
+                ("processes 2, as is", "processes", 2, ""),
+                ("processes 2 + no_fsync + light_result", "processes", 2, "no_fsync,light_result")):
+            contenders.append(runner_contender(label, mode, workers, patches, tasks,
+                                               work / f"tiny-{len(contenders)}", runners))
+        rows = bl.measure_interleaved(contenders, repeats)
+        bl.print_table(f"proposals on {count} tiny PNG → JPEG (runner API, warm pools)", rows,
+                       "plain Pillow loop (baseline)")
+        payload["tables"]["tiny"] = [r.to_dict() for r in rows]
+
+        # ---- the sharp JPEG and PNG tasks
+        for kind, source, pipeline, ext, patch_sets in (
+                ("jpeg", bl.SHARP_JPEG, jpeg_pipeline(), "jpg", ("", "no_fsync", "no_fsync,light_result")),
+                ("png", bl.SHARP_PNG, png_pipeline(), "png", ("", "no_fsync", "no_fsync,png_nofilter"))):
+            n = (30 if args.quick else 120) if kind == "jpeg" else (20 if args.quick else 60)
+            inputs = bl.build_copies(source, n, args.workdir / kind / "inputs")
+            tasks = bl.make_tasks(inputs, work / "x", pipeline, ext)
+            contenders = []
+            for patches in patch_sets:
+                contenders.append(runner_contender(f"processes 2, {patches or 'as is'}", "processes", 2, patches,
+                                                   tasks, work / f"{kind}-{len(contenders)}", runners))
+            rows = bl.measure_interleaved(contenders, repeats)
+            bl.print_table(f"proposals on the {kind.upper()} task ({n} images, runner API, warm pools)", rows,
+                           "processes 2, as is")
+            if kind == "png":
+                sizes = {}
+                for i, patches in enumerate(patch_sets):
+                    out = work / f"{kind}-{i}"
+                    sizes[patches or "as is"] = sum(p.stat().st_size for p in out.glob("*.png")) / max(1, n)
+                print("  mean PNG size: " + ", ".join(f"{k}: {v / 1024:.0f} KiB" for k, v in sizes.items()))
+                payload["png_sizes"] = sizes
+            payload["tables"][kind] = [r.to_dict() for r in rows]
+    finally:
+        for runner in runners:
+            runner.close()
+    bl.save_json("bench_proposals", payload, args.workdir)
+    return payload
+
+
+if __name__ == "__main__":
+    main()

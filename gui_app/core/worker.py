@@ -16,6 +16,7 @@ leftovers of killed workers by :data:`TEMP_MARKER`.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import errno
 import os
 import secrets
@@ -129,8 +130,10 @@ def _claim_name(temp: str, final_path: str) -> bool:
 
 
 def write_file(final_path: str, data: bytes, overwrite: str, mtime_ns: int | None = None,
-               atime_ns: int | None = None) -> tuple[Code, str]:
-    """:func:`write_atomic` with the reason: (code, message)."""
+               atime_ns: int | None = None, durable: bool = True) -> tuple[Code, str]:
+    """:func:`write_atomic` with the reason: (code, message). ``durable=False``
+    skips the fsync (the write stays atomic for crashed workers, not for a
+    power cut)."""
     folder, name = os.path.split(os.path.abspath(final_path))
     if overwrite != OverwritePolicy.OVERWRITE and os.path.lexists(final_path):
         return Code.SKIPPED_EXISTING, "the output already exists"
@@ -140,7 +143,8 @@ def write_file(final_path: str, data: bytes, overwrite: str, mtime_ns: int | Non
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         try:
             _write_all(fd, data)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         if mtime_ns is not None:
@@ -251,12 +255,13 @@ def _run(spec: TaskSpec, info: dict[str, Any]) -> TaskResult:
             return TaskResult.failure(spec, failure[0], failure[1] + "; nothing was replaced", **info)
     _inject(spec.test_fault, "before_write")
     times = (stat.st_mtime_ns, stat.st_atime_ns) if spec.keep_dates else (None, None)
-    code, message = write_file(output_path, data, overwrite, *times)
+    durable = spec.limits.durable_writes
+    code, message = write_file(output_path, data, overwrite, *times, durable)
     attempt = 1
     while code == Code.SKIPPED_EXISTING and overwrite == OverwritePolicy.RENAME and attempt < 1000:
         attempt += 1  # the name was taken after planning: the next free "name (n).ext"
         output_path = _renamed(spec.output_path, attempt)
-        code, message = write_file(output_path, data, overwrite, *times)
+        code, message = write_file(output_path, data, overwrite, *times, durable)
     if code != Code.OK:
         info.pop("bytes_out", None)
         return TaskResult.failure(spec, code, message, **info)
@@ -302,8 +307,7 @@ def run_task(spec: TaskSpec) -> TaskResult:
 
 
 def _finish(result: TaskResult, started: float) -> TaskResult:
-    seconds = round(time.perf_counter() - started, 6)
-    return TaskResult.from_dict({**result.to_dict(), "seconds": seconds})
+    return dataclasses.replace(result, seconds=round(time.perf_counter() - started, 6))
 
 
 def run_chunk(specs: tuple[TaskSpec, ...]) -> list[TaskResult]:

@@ -364,3 +364,14 @@ def test_a_failed_backup_replaces_nothing_and_leaves_no_partial_copy(corpus, tmp
     result = run_task(spec_for(src, src, Pipeline(), backup_path=str(backup), overwrite="overwrite"))
     assert result.code == Code.DISK_FULL and "nothing was replaced" in result.message
     assert src.read_bytes() == original and not backup.exists()
+
+
+def test_durable_writes_flush_each_file_unless_switched_off(corpus, tmp_path, monkeypatch):
+    flushed = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(worker.os, "fsync", lambda fd: (flushed.append(fd), real_fsync(fd)))
+    assert run_task(spec_for(corpus / "formats" / "hopper.jpg", tmp_path / "a.webp")).ok
+    assert len(flushed) == 1
+    fast = run_task(spec_for(corpus / "formats" / "hopper.jpg", tmp_path / "b.webp", limits=Limits(durable_writes=False)))
+    assert fast.ok and len(flushed) == 1
+    assert (tmp_path / "b.webp").read_bytes()[:4] == b"RIFF"

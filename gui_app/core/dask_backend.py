@@ -62,6 +62,7 @@ Dask details that matter here:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import errno
 import functools
@@ -683,9 +684,22 @@ class DaskPool(WorkerPool):
     def _close_client(self) -> None:
         client, cluster = self.client, self.cluster
         self.client = self.cluster = None
-        for closable in (client, cluster):
-            if closable is not None:
-                try:
-                    closable.close()
-                except Exception:  # noqa: BLE001 - closing a dead connection may complain
-                    pass
+        with _quiet_logs():  # our own cluster's shutdown chatter is not the user's business
+            for closable in (client, cluster):
+                if closable is not None:
+                    try:
+                        closable.close()
+                    except Exception:  # noqa: BLE001 - closing a dead connection may complain
+                        pass
+
+
+def _quiet_logs() -> Any:
+    """Dask's INFO lines on stderr while a local cluster closes. (LocalCluster
+    silences them while it lives, but a second cluster closing first restores
+    the level for both.)"""
+    try:
+        from distributed.utils import silence_logging_cmgr
+
+        return silence_logging_cmgr(logging.ERROR)
+    except Exception:  # noqa: BLE001 - an internal helper; do without it
+        return contextlib.nullcontext()

@@ -234,6 +234,22 @@ def naive_jpeg(src: str, dst: str, size: tuple[int, int], quality: int = 80) -> 
         im.save(dst, "JPEG", quality=quality)
 
 
+def draft_jpeg(src: str, dst: str, size: tuple[int, int], quality: int = 80) -> None:
+    """The Pillow floor for the JPEG task: DCT-scaled decode (draft), then a
+    Lanczos resize of the exact source area (the drafted picture's last
+    row/column is partly padding), then save. No safety checks, no metadata."""
+    from PIL import Image
+
+    with Image.open(src) as im:
+        width, height = im.size
+        scale = width / size[0]
+        target = (size[0], round(height / scale))
+        im.draft("RGB", target)
+        k = im.decoderconfig[0] if getattr(im, "decoderconfig", None) else 1
+        out = im.resize(target, Image.Resampling.LANCZOS, box=(0, 0, width / k, height / k))
+        out.save(dst, "JPEG", quality=quality)
+
+
 def naive_png(src: str, dst: str, size: tuple[int, int], level: int = 6) -> None:
     from PIL import Image
 

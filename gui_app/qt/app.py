@@ -13,7 +13,7 @@ import sys
 
 os.environ.setdefault("QT_API", "pyside6")  # qasync picks its binding from this
 
-from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtCore import QEvent, QObject, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from gui_app import APP_NAME, __version__  # noqa: E402
@@ -38,6 +38,10 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
     app.setWindowIcon(app_icon())
     apply_style(app)
+    if app.property("imagebatch_palette_watcher") is None:
+        watcher = _PaletteWatcher(app)
+        app.installEventFilter(watcher)
+        app.setProperty("imagebatch_palette_watcher", True)
     # The batch's dispatch thread and the helper threads are busy Python
     # threads; with the default 5 ms switch interval every GIL hand-back to
     # the UI thread can wait 5 ms, and a repaint makes many such calls
@@ -45,6 +49,29 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     # the UI thread's waits short at a negligible cost in throughput.
     sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
     return app
+
+
+class _PaletteWatcher(QObject):
+    """Follows a light/dark switch while the app runs: re-polishes the
+    stylesheet (widgets polished under the old palette keep its colours
+    otherwise) and re-tints the SVG icons."""
+
+    def __init__(self, app: QApplication):
+        super().__init__(app)
+        self._busy = False
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.ApplicationPaletteChange and obj is QApplication.instance() and not self._busy:
+            self._busy = True
+            try:
+                from .icons import retint_all
+
+                app = QApplication.instance()
+                app.setStyleSheet(app.styleSheet())
+                retint_all()
+            finally:
+                self._busy = False
+        return False
 
 
 def apply_style(app: QApplication) -> None:

@@ -7,6 +7,7 @@ before rendering. Icons are re-created when the palette changes (light/dark).
 
 from __future__ import annotations
 
+import weakref
 from functools import lru_cache
 
 from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
@@ -63,6 +64,35 @@ def icon(name: str, colour: str | None = None) -> QIcon:
     (or ``colour``, e.g. white on an accent button)."""
     normal, disabled = _palette_colours()
     return _icon(name, colour or normal, disabled)
+
+
+_bound: list[tuple[weakref.ref, str, str | None]] = []
+
+
+def bind(target, name: str, colour: str | None = None):
+    """Set ``target``'s icon (a widget or action) and re-tint it whenever
+    the palette changes (see :func:`retint_all`). Returns the target."""
+    target.setIcon(icon(name, colour))
+    try:
+        _bound.append((weakref.ref(target), name, colour))
+    except TypeError:
+        pass
+    return target
+
+
+def retint_all() -> None:
+    """Palette changed (light/dark switch): redraw every bound icon."""
+    alive = []
+    for ref, name, colour in _bound:
+        target = ref()
+        if target is None:
+            continue
+        try:
+            target.setIcon(icon(name, colour))
+        except RuntimeError:  # the C++ object is gone
+            continue
+        alive.append((ref, name, colour))
+    _bound[:] = alive
 
 
 def pixmap(name: str, size: int, colour: str | None = None) -> QPixmap:

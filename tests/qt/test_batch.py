@@ -8,7 +8,6 @@ import os
 import shutil
 import sys
 
-import pytest
 from PIL import Image
 from PySide6.QtCore import QObject, Signal
 

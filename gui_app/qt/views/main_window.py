@@ -29,18 +29,17 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QTabWidget,
     QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from gui_app import APP_NAME
-from gui_app.core.specs import Code, Limits, OpSpec, OutputSpec, Pipeline, SpecError, Status
+from gui_app.core.specs import Limits, OpSpec, OutputSpec, Pipeline, SpecError, Status
 
 from .. import tasks
 from ..compat import human_duration, human_size
 from ..controller import BatchController
-from ..icons import app_icon, icon
+from ..icons import app_icon, bind, icon
 from ..settings import Settings
 from ..widgets.drop_zone import DropOverlay, EmptyState, local_paths
 from ..widgets.input_list import FAILED, InputModel, InputView, StatusFilter
@@ -110,7 +109,6 @@ class MainWindow(QMainWindow):
         self._variant_steps: tuple = ()  # (suffix, extra steps) of a fan-out preset
         self._applying_preset = False
         self.summary_box: QMessageBox | None = None
-        self._icon_bindings: list[tuple[object, str, str | None]] = []
 
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
@@ -127,8 +125,7 @@ class MainWindow(QMainWindow):
     def _action(self, icon_name: str | None, text: str, tip: str, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
         if icon_name:
-            action.setIcon(icon(icon_name))
-            self._icon_bindings.append((action, icon_name, None))
+            bind(action, icon_name)
         action.setToolTip(tip + (f" ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})" if shortcut else ""))
         action.setStatusTip(tip)
         if shortcut is not None:
@@ -242,6 +239,7 @@ class MainWindow(QMainWindow):
         self.center_tabs.addTab(self.plan_panel, icon("plan"), "Plan")
         self.center_tabs.addTab(self.log, icon("log"), "Log")
         self.center_tabs.setAccessibleName("Preview, plan and log")
+        self._center_tab_icons = ("split", "plan", "log")
 
         # ---- right: preset, steps, output, workers
         self.pipeline_editor = PipelineEditor()
@@ -276,6 +274,7 @@ class MainWindow(QMainWindow):
         self.settings_tabs.addTab(steps_page, icon("settings"), "Steps")
         self.settings_tabs.addTab(output_scroll, icon("open-folder"), "Output")
         self.settings_tabs.setAccessibleName("Settings")
+        self._settings_tab_icons = ("settings", "open-folder")
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
@@ -888,8 +887,9 @@ class MainWindow(QMainWindow):
 
     def changeEvent(self, event) -> None:
         if event.type() == event.Type.PaletteChange:
-            for target, name, colour in self._icon_bindings:
-                target.setIcon(icon(name, colour))
+            for tabs, names in ((self.center_tabs, self._center_tab_icons), (self.settings_tabs, self._settings_tab_icons)):
+                for i, name in enumerate(names):
+                    tabs.setTabIcon(i, icon(name))
         super().changeEvent(event)
 
     def resizeEvent(self, event) -> None:

@@ -13,7 +13,7 @@ from PySide6.QtCore import QMimeData, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from ..icons import icon, mix, pixmap
+from ..icons import bind, mix, pixmap
 
 
 def local_paths(mime: QMimeData) -> list[str]:
@@ -63,10 +63,10 @@ class EmptyState(QWidget):
         layout.addSpacing(14)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        self.folder_button = QPushButton(icon("add-folder"), "Add folder…")
+        self.folder_button = bind(QPushButton("Add folder…"), "add-folder")
         self.folder_button.setToolTip("Choose a folder of images (Ctrl+Shift+O)")
         self.folder_button.clicked.connect(self.add_folder)
-        self.files_button = QPushButton(icon("add-files"), "Add files…")
+        self.files_button = bind(QPushButton("Add files…"), "add-files")
         self.files_button.setToolTip("Choose image files (Ctrl+O)")
         self.files_button.clicked.connect(self.add_files)
         for b in (self.folder_button, self.files_button):

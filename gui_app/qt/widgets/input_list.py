@@ -84,6 +84,17 @@ class InputRow:
         return parent if parent else os.path.basename(self.root.rstrip(os.sep)) or self.root
 
 
+def displayable(image):
+    """RGBA for the screen. 16/32-bit grey images are stretched to 8 bits by
+    their brightest pixel first (a plain convert clips them to white)."""
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        image = image.convert("F") if image.mode == "F" else image.convert("I")
+        high = image.getextrema()[1] or 1
+        scale = 255 / high if high > 255 else 1
+        image = image.point(lambda v: v * scale).convert("L")
+    return image.convert("RGBA")
+
+
 def read_details(path: str, limits: Limits) -> tuple[QImage | None, int | None, int | None, str, str]:
     """Thumbnail, size and format of one image (runs in a helper thread).
 
@@ -110,7 +121,7 @@ def read_details(path: str, limits: Limits) -> tuple[QImage | None, int | None, 
             pass
         thumb = ImageOps.exif_transpose(image.copy() if image.mode == "P" else image)
         thumb.thumbnail((THUMB_SIDE * 2, THUMB_SIDE * 2))
-        thumb = thumb.convert("RGBA")
+        thumb = displayable(thumb)
         data = thumb.tobytes("raw", "RGBA")
         qimage = QImage(data, thumb.width, thumb.height, thumb.width * 4, QImage.Format.Format_RGBA8888).copy()
         orientation = image.getexif().get(0x0112, 1) if hasattr(image, "getexif") else 1
@@ -337,7 +348,7 @@ class InputModel(QAbstractTableModel):
                     return row.thumb_icon
                 return icon("image").pixmap(QSize(THUMB_SIDE, THUMB_SIDE))
             if col == COL_STATUS and row.status in _STATUS_ICON:
-                return icon(_STATUS_ICON[row.status])
+                return _status_pixmap(row.status)
         elif role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row)
         elif role == Qt.ItemDataRole.ForegroundRole:
@@ -365,6 +376,17 @@ class InputModel(QAbstractTableModel):
             if out.output_path and out.status == Status.OK.value:
                 lines.append(f"→ {out.output_path}")
         return "\n".join(lines)
+
+
+_STATUS_PIXMAPS: dict[tuple[str, str], QPixmap] = {}
+
+
+def _status_pixmap(status: str) -> QPixmap:
+    """A small status mark (a pixmap, so the 44 px thumbnail size does not apply)."""
+    key = (status, QApplication.palette().color(QPalette.ColorRole.WindowText).name())
+    if key not in _STATUS_PIXMAPS:
+        _STATUS_PIXMAPS[key] = icon(_STATUS_ICON[status]).pixmap(QSize(16, 16))
+    return _STATUS_PIXMAPS[key]
 
 
 def _square_icon(image: QImage) -> QIcon:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from gui_app.core.specs import Destination, OutputSpec, OverwritePolicy
 
-from ..icons import icon
+from ..icons import bind
 
 def _tokens() -> list[tuple[str, str]]:
     """Template tokens for the help menu, from the plan (the one source)."""
@@ -70,7 +70,7 @@ class OutputSettings(QWidget):
         self.folder.setToolTip("The folder outputs are written into (created if needed)")
         self.folder.setClearButtonEnabled(True)
         browse = QToolButton()
-        browse.setIcon(icon("open-folder"))
+        bind(browse, "open-folder")
         browse.setToolTip("Choose the output folder")
         browse.setAccessibleName("Choose the output folder")
         browse.clicked.connect(self.choose_folder)
@@ -100,7 +100,7 @@ class OutputSettings(QWidget):
         self.template.setAccessibleName("File name template")
         self.template.setToolTip("Output name without extension. Click the { } button for the tokens you can use.")
         tokens = QToolButton()
-        tokens.setIcon(icon("token"))
+        bind(tokens, "token")
         tokens.setToolTip("Insert a token into the name")
         tokens.setAccessibleName("Insert a name token")
         tokens.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from gui_app.core import registry
 from gui_app.core.specs import OpSpec, Pipeline, SpecError
 
-from ..icons import icon
+from ..icons import bind
 from .param_form import ParamForm
 
 _STEP = Qt.ItemDataRole.UserRole + 1
@@ -40,6 +40,10 @@ _STEP = Qt.ItemDataRole.UserRole + 1
 def step_summary(info: registry.OpInfo, values: dict[str, Any]) -> str:
     """A short description of a step's settings for its list row."""
     parts = []
+    shown = set()
+    for p in info.params:
+        if p.visible_when is None or values.get(p.visible_when[0]) in tuple(p.visible_when[1]):
+            shown.add(p.name)
     for p in info.params:
         if p.visible_when is not None:
             other, allowed = p.visible_when
@@ -51,6 +55,8 @@ def step_summary(info: registry.OpInfo, values: dict[str, Any]) -> str:
         if p.type == "bool":
             text = p.label.lower()
         elif p.type == "choice":
+            if value in shown:  # "mode: long edge" then "long edge 2048 px": say it once
+                continue
             text = dict(p.choices).get(value, str(value))
         else:
             number = f"{value:g}" if isinstance(value, float) else str(value)
@@ -104,7 +110,7 @@ class PipelineEditor(QWidget):
 
         self.add_button = QToolButton()
         self.add_button.setText("Add step")
-        self.add_button.setIcon(icon("add"))
+        bind(self.add_button, "add")
         self.add_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.add_button.setAccessibleName("Add step")
@@ -172,7 +178,7 @@ class PipelineEditor(QWidget):
 
     def _tool(self, icon_name: str, name: str, tip: str, slot) -> QToolButton:
         button = QToolButton()
-        button.setIcon(icon(icon_name))
+        bind(button, icon_name)
         button.setAccessibleName(name)
         button.setToolTip(tip)
         button.setAutoRaise(True)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..icons import icon
+from ..icons import bind, icon
 
 CUSTOM = ""  # the combo entry for "whatever is in the editor"
 
@@ -55,19 +55,19 @@ class PresetBar(QWidget):
         self.combo.setMinimumContentsLength(14)
         self.combo.activated.connect(self._activated)
         self.menu_button = QToolButton()
-        self.menu_button.setIcon(icon("preset"))
+        bind(self.menu_button, "preset")
         self.menu_button.setText("Manage")
         self.menu_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.menu_button.setToolTip("Save, rename, delete, import or export presets")
         self.menu_button.setAccessibleName("Manage presets")
         menu = QMenu(self)
-        self.save_action = menu.addAction(icon("save"), "Save as new preset…", self.save_as)
-        self.rename_action = menu.addAction(icon("rename"), "Rename…", self.rename)
-        self.delete_action = menu.addAction(icon("remove"), "Delete", self.delete)
+        self.save_action = bind(menu.addAction("Save as new preset…", self.save_as), "save")
+        self.rename_action = bind(menu.addAction("Rename…", self.rename), "rename")
+        self.delete_action = bind(menu.addAction("Delete", self.delete), "remove")
         menu.addSeparator()
-        self.import_action = menu.addAction(icon("import"), "Import from file…", self.import_file)
-        self.export_action = menu.addAction(icon("export"), "Export to file…", self.export_file)
+        self.import_action = bind(menu.addAction("Import from file…", self.import_file), "import")
+        self.export_action = bind(menu.addAction("Export to file…", self.export_file), "export")
         menu.aboutToShow.connect(self._update_actions)
         self.menu_button.setMenu(menu)
         self.menu = menu

@@ -27,7 +27,7 @@ from gui_app.core.specs import Limits, Pipeline
 
 from .. import tasks
 from ..compat import human_size
-from ..icons import icon, mix
+from ..icons import bind, mix
 
 DEBOUNCE_MS = 250
 #: Longest side the preview renders at: big enough for a sharp 100 % crop on
@@ -50,7 +50,9 @@ class PreviewData:
 
 
 def _to_qimage(image) -> QImage:
-    image = image.convert("RGBA") if image.mode != "RGBA" else image
+    from .input_list import displayable
+
+    image = displayable(image) if image.mode != "RGBA" else image
     data = image.tobytes("raw", "RGBA")
     return QImage(data, image.width, image.height, image.width * 4, QImage.Format.Format_RGBA8888).copy()
 
@@ -324,7 +326,8 @@ class PreviewPanel(QWidget):
         self.info = QLabel("")
         self.info.setAccessibleName("Preview details")
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.info.setWordWrap(True)
+        self.info.setWordWrap(False)
+        self.info.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -348,7 +351,7 @@ class PreviewPanel(QWidget):
 
     def _toggle(self, icon_name: str, text: str, tip: str) -> QToolButton:
         button = QToolButton()
-        button.setIcon(icon(icon_name))
+        bind(button, icon_name)
         button.setText(text)
         button.setToolTip(tip)
         button.setAccessibleName(text)
@@ -423,7 +426,7 @@ class PreviewPanel(QWidget):
             ratio = (d.out_bytes - d.in_bytes) / d.in_bytes * 100
             change = f" ({ratio:+.0f} %)"
         return (
-            f"Before: {d.in_width} × {d.in_height} {d.in_format}, {human_size(d.in_bytes)}"
-            f"     →     After: <b>{d.out_width} × {d.out_height}</b> {d.out_format}, "
+            f"{d.in_width} × {d.in_height} {d.in_format}, {human_size(d.in_bytes)}"
+            f"  →  <b>{d.out_width} × {d.out_height} {d.out_format}</b>, "
             f"about <b>{human_size(d.out_bytes)}</b>{change}"
         )

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..compat import human_duration
-from ..icons import icon
+from ..icons import bind
 
 MODE_LABELS = (
     ("auto", "Auto (choose for me)"),
@@ -96,13 +96,13 @@ class RunBar(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.start_button = QPushButton(icon("start", "#ffffff"), "Start")
+        self.start_button = bind(QPushButton("Start"), "start", "#ffffff")
         self.start_button.setObjectName("startButton")
         self.start_button.setToolTip("Process every input (Ctrl+Return)")
         self.start_button.setAccessibleName("Start the batch")
         self.start_button.setMinimumWidth(110)
         self.start_button.setMinimumHeight(32)
-        self.cancel_button = QPushButton(icon("cancel"), "Cancel")
+        self.cancel_button = bind(QPushButton("Cancel"), "cancel")
         self.cancel_button.setToolTip("Stop the batch (Esc); finished files are kept")
         self.cancel_button.setAccessibleName("Cancel the batch")
         self.cancel_button.setMinimumHeight(32)

@@ -24,6 +24,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from gui_app.core import dask_backend  # noqa: E402
+from gui_app.core.journal import Journal  # noqa: E402
 from gui_app.core.plan import make_plan  # noqa: E402
 from gui_app.core.report import load_report  # noqa: E402
 from gui_app.core.runner import BatchListener, BatchRunner  # noqa: E402
@@ -43,12 +44,16 @@ class Collect(BatchListener):
         self.results = {}
         self.events = []
         self.summary = None
+        self.last_progress = None
         self.lock = threading.Lock()
 
     def file_finished(self, result):
         with self.lock:
             self.events.append(result)
             self.results[os.path.basename(result.input_path)] = result
+
+    def progress(self, p):
+        self.last_progress = p
 
     def finished(self, summary):
         self.summary = summary
@@ -134,6 +139,7 @@ def test_outputs_and_codes_equal_processes_mode(cluster, mixed_inputs, reference
     data = load_report(str(report))
     assert sorted(f["input"] for f in data["files"]) == sorted(r.input_path for r in rec.events)
     assert data["summary"]["ok"] == len(ref_outputs) and not _temps(out)
+    assert rec.last_progress.done == len(ref_codes) == summary.total  # the final progress event
 
 
 def test_identical_chunks_get_distinct_dask_tasks(cluster, mixed_inputs, tmp_path):
@@ -319,3 +325,20 @@ def test_a_rerun_chunk_reports_the_lost_attempts_output_once_as_ok(corpus, tmp_p
     assert again[0].bytes_out == first[0].bytes_out
     assert again[1].code == Code.SKIPPED_EXISTING
     assert _outputs(out) == before  # nothing rewritten
+
+
+def test_resume_skips_what_an_earlier_dask_run_finished(cluster, corpus, tmp_path):
+    folder, _ = _slow_inputs(tmp_path, corpus, 6)
+    out = tmp_path / "out"
+    tasks = _tasks(folder, out)
+    with _dask_runner(cluster, Collect(), "bytes") as runner:
+        with Journal.for_output_dir(str(out)) as journal:
+            first = runner.run(tasks[:4], total=4, journal=journal)
+        assert first.ok == 4
+        rec = Collect()
+        runner.listener = rec
+        with Journal.for_output_dir(str(out), resume=True) as journal:
+            second = runner.run(tasks, total=6, journal=journal)
+    assert second.skipped == 4 and second.ok == 2
+    assert {name for name, r in rec.results.items() if r.ok} == {"img04.jpg", "img05.jpg"}
+    assert len(_outputs(out)) == 6

@@ -51,25 +51,30 @@ class WorkerInitError(RuntimeError):
 _INIT_ERROR: str | None = None
 
 
-def _init_process(initializer: Callable[..., Any] | None, initargs: tuple) -> None:
+def _init_process(initializer: Callable[..., Any] | None, initargs: tuple, parent_pid: int | None = None) -> None:
     """Pool initializer wrapper: never raises, remembers a failure instead.
 
     If the real initializer raised, the stdlib would log a traceback, let the
     worker exit and break the pool for every task; the runner could not tell
     that from a crash. Here the error is kept and reported by :func:`probe_worker`
     and :func:`call_in_worker` as one clear :class:`WorkerInitError`.
+
+    The real initializer arms the Linux parent-death signal; a parent killed
+    while this worker was still starting (before that) would go unnoticed, so
+    the parent pid is checked once more afterwards and an orphan exits at once.
     """
     global _INIT_ERROR
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except (ValueError, OSError):  # not the main thread of a process
         pass
-    if initializer is None:
-        return
-    try:
-        initializer(*initargs)
-    except BaseException as exc:  # noqa: BLE001 - reported as a batch error
-        _INIT_ERROR = f"{type(exc).__name__}: {exc}"
+    if initializer is not None:
+        try:
+            initializer(*initargs)
+        except BaseException as exc:  # noqa: BLE001 - reported as a batch error
+            _INIT_ERROR = f"{type(exc).__name__}: {exc}"
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(0)  # the app died while this worker started: nobody needs it
 
 
 def probe_worker() -> tuple[int, str | None]:
@@ -215,7 +220,7 @@ class ProcessPool(WorkerPool):
             max_workers=self.workers,
             mp_context=self._context,
             initializer=_init_process,
-            initargs=(self._initializer, self._initargs),
+            initargs=(self._initializer, self._initargs, os.getpid()),
         )
         self.generation += 1
         self._probe()

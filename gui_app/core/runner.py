@@ -26,6 +26,7 @@ thread (the one calling :meth:`BatchRunner.run`) does all the bookkeeping:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import functools
 import os
 import queue
@@ -38,7 +39,7 @@ from typing import Any, Callable, Iterable, Iterator
 from . import executors
 from .executors import WorkerInitError, WorkerPool
 from .journal import sweep_temp_files_for
-from .specs import Code, Limits, Status, TaskResult, TaskSpec
+from .specs import Code, Limits, OverwritePolicy, Status, TaskResult, TaskSpec
 
 #: Inputs up to this many bytes are grouped into chunks in processes mode.
 SMALL_FILE_BYTES = 512 * 1024
@@ -76,8 +77,6 @@ class Summary:
     report_path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        import dataclasses
-
         return dataclasses.asdict(self)
 
 
@@ -106,15 +105,30 @@ def _default_task_fn() -> Callable[[tuple[TaskSpec, ...]], list[TaskResult]]:
 
 
 class _Chunk:
-    """Tasks sent in one call, with timing for the deadline monitor."""
+    """Tasks sent in one call, with timing for the deadline monitor.
 
-    __slots__ = ("specs", "submitted", "started", "isolated")
+    ``fresh``: ids of the tasks whose output did not exist when the chunk was
+    first sent (processes mode). If such a task must be re-run after a crash or
+    a deadline kill and its output exists now, the lost attempt wrote it: the
+    re-run may replace it (same settings, same bytes) and is reported OK rather
+    than "skipped: the output already exists".
+    """
 
-    def __init__(self, specs: tuple[TaskSpec, ...], isolated: bool = False):
+    __slots__ = ("specs", "submitted", "started", "isolated", "fresh")
+
+    def __init__(self, specs: tuple[TaskSpec, ...], isolated: bool = False,
+                 fresh: frozenset[int] | None = None):
         self.specs = specs
         self.submitted = 0.0
         self.started: float | None = None
         self.isolated = isolated
+        self.fresh = fresh
+
+    def singles(self) -> list["_Chunk"]:
+        """One chunk per task, for re-running suspects alone."""
+        return [_Chunk((spec,), isolated=True,
+                       fresh=None if self.fresh is None else self.fresh & {spec.task_id})
+                for spec in self.specs]
 
 
 class _Counts:
@@ -483,10 +497,19 @@ class _Batch:
 
     def _submit(self, chunk: _Chunk) -> cf.Future:
         assert self.pool is not None
+        specs = chunk.specs
+        if self.pool.can_kill:
+            if chunk.fresh is None:
+                chunk.fresh = frozenset(s.task_id for s in specs if s.overwrite != OverwritePolicy.OVERWRITE
+                                        and not os.path.lexists(s.output_path))
+            elif chunk.fresh:
+                specs = tuple(dataclasses.replace(s, overwrite=OverwritePolicy.OVERWRITE.value)
+                              if s.task_id in chunk.fresh and os.path.lexists(s.output_path) else s
+                              for s in specs)
         if self.pool.mode == "processes":
-            future = self.pool.submit(functools.partial(executors.call_in_worker, self.task_fn), chunk.specs)
+            future = self.pool.submit(functools.partial(executors.call_in_worker, self.task_fn), specs)
         else:
-            future = self.pool.submit(self.task_fn, chunk.specs)
+            future = self.pool.submit(self.task_fn, specs)
         chunk.submitted = time.monotonic()
         self.inflight[future] = chunk
         future.add_done_callback(self.results.put)
@@ -512,7 +535,7 @@ class _Batch:
             return
         # An exception came back instead of results (e.g. a result that could not be pickled).
         if len(chunk.specs) > 1:
-            self._isolate(list(chunk.specs))
+            self._isolate(chunk.singles())
         else:
             self._record_all(chunk.specs, Code.INTERNAL_ERROR, _describe(exc))
 
@@ -589,14 +612,14 @@ class _Batch:
 
     def _recover_from_broken_pool(self, first: _Chunk | None) -> None:
         failed = ([first] if first is not None else []) + self._collect_inflight()
-        suspects = [s for chunk in failed for s in chunk.specs]
-        sweep_temp_files_for(suspects)
+        specs = [s for chunk in failed for s in chunk.specs]
+        sweep_temp_files_for(specs)
         if self.runner._cancel.is_set():
             self.pool.shutdown()
-            self._record_all(suspects, Code.CANCELLED, "cancelled while running")
+            self._record_all(specs, Code.CANCELLED, "cancelled while running")
             return
         self._rebuild_pool()
-        self._isolate(suspects)
+        self._isolate([single for chunk in failed for single in chunk.singles()])
 
     def _check_deadlines(self) -> None:
         pool = self.pool
@@ -619,7 +642,7 @@ class _Batch:
         # chunks' files alone to find the stuck one, re-queue the others.
         pool.kill_workers()
         failed = self._collect_inflight()
-        suspects = [s for chunk in failed if chunk in late for s in chunk.specs]
+        suspects = [single for chunk in failed if chunk in late for single in chunk.singles()]
         innocents = [chunk for chunk in failed if chunk not in late]
         sweep_temp_files_for([s for chunk in failed for s in chunk.specs])
         if self.runner._cancel.is_set():
@@ -632,21 +655,22 @@ class _Batch:
         self._rebuild_pool()
         self._isolate(suspects)
 
-    def _isolate(self, suspects: list[TaskSpec]) -> None:
+    def _isolate(self, suspects: list[_Chunk]) -> None:
         """Run each suspect alone, one at a time, with an exact deadline:
         a crash now points at exactly this file."""
-        for index, spec in enumerate(suspects):
+        for index, single in enumerate(suspects):
             if self.runner._cancel.is_set() or self.stop_reason is not None:
                 reason = "cancelled before it started" if self.runner._cancel.is_set() else f"not run: {self.stop_reason}"
-                self._record_all(suspects[index:], Code.CANCELLED, reason)
+                self._record_all([c.specs[0] for c in suspects[index:]], Code.CANCELLED, reason)
                 return
-            self._run_alone(spec)
+            self._run_alone(single)
 
-    def _run_alone(self, spec: TaskSpec) -> None:
+    def _run_alone(self, single: _Chunk) -> None:
         if self.pool is None or self.pool.executor is None or self.pool.broken:
             self._rebuild_pool()
         assert self.pool is not None
-        future = self._submit(_Chunk((spec,), isolated=True))
+        spec = single.specs[0]
+        future = self._submit(single)
         del self.inflight[future]  # waited on right here, not by the dispatch loop
         cancel = self.runner._cancel
         timeout = self.runner.limits.timeout_s
@@ -814,7 +838,7 @@ class _Batch:
         if self.report_writer is not None and self.summary is not None:
             writer, self.report_writer = self.report_writer, None
             path = writer.close(self.summary)
-            self.summary = _replace(self.summary, report_path=path)
+            self.summary = dataclasses.replace(self.summary, report_path=path)
 
     def _make_summary(self) -> Summary:
         c = self.counts
@@ -823,12 +847,6 @@ class _Batch:
             bytes_in=c.bytes_in, bytes_out=c.bytes_out, seconds=time.monotonic() - self.started_at,
             mode=self.mode, workers=self.workers, batch_error=self.batch_error,
             report_path=None)
-
-
-def _replace(summary: Summary, **changes: Any) -> Summary:
-    import dataclasses
-
-    return dataclasses.replace(summary, **changes)
 
 
 def _describe(exc: BaseException) -> str:

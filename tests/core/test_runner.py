@@ -402,3 +402,34 @@ def test_auto_mode_reports_its_choice(tmp_path):
 def test_fork_is_refused():
     with pytest.raises(ValueError):
         executors.ProcessPool(2, None, (), start_method="fork")
+
+
+def test_files_written_before_a_crash_in_their_chunk_are_reported_ok(tmp_path):
+    """A chunk's worker dies after some of its files were written: the re-run
+    must report them OK (the lost attempt wrote them), not "already exists"."""
+    rec = Recorder()
+    runner = fake_runner("processes", rec, chunk_files=4)
+    try:
+        # files 0-2 are written, then 3 kills its worker: the chunk's results are lost
+        summary = runner.run(make_specs(tmp_path, 8, {3: "sigkill"}), total=8)
+    finally:
+        runner.close()
+    codes = rec.codes()
+    assert codes[3] == Code.WORKER_CRASH
+    assert {i: c for i, c in codes.items() if i != 3} == {i: Code.OK for i in range(8) if i != 3}
+    assert summary.ok == 7 and summary.skipped == 0
+
+
+def test_existing_outputs_are_still_skipped_after_a_crash(tmp_path):
+    """Only outputs that appeared during this batch may be redone: a file that
+    existed before stays untouched and skipped, even when its chunk is re-run."""
+    rec = Recorder()
+    (tmp_path / "img001.out").write_bytes(b"not ours")
+    runner = fake_runner("processes", rec, chunk_files=4)
+    try:
+        summary = runner.run(make_specs(tmp_path, 4, {2: "sigkill"}), total=4)
+    finally:
+        runner.close()
+    assert rec.codes()[1] == Code.SKIPPED_EXISTING
+    assert (tmp_path / "img001.out").read_bytes() == b"not ours"
+    assert summary.ok == 2 and summary.failed == 1 and summary.skipped == 1

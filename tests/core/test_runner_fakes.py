@@ -52,8 +52,12 @@ def fake_task(spec: TaskSpec) -> TaskResult:
             fh.write(b"partial")
         time.sleep(float(fault.split(":", 1)[1]))
         os.replace(tmp, spec.output_path)
+        return TaskResult(task_id=spec.task_id, input_path=spec.input_path, output_path=spec.output_path,
+                          bytes_in=spec.input_size, bytes_out=7)
     data = b"out:" + os.path.basename(spec.input_path).encode()
-    if spec.output_path and not os.path.exists(spec.output_path):
+    if spec.overwrite != "overwrite" and os.path.exists(spec.output_path):
+        return TaskResult.failure(spec, Code.SKIPPED_EXISTING, "the output already exists")
+    if spec.output_path:
         os.makedirs(os.path.dirname(spec.output_path) or ".", exist_ok=True)
         tmp = spec.output_path + ".tmpw"
         with open(tmp, "wb") as fh:

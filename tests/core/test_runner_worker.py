@@ -75,7 +75,7 @@ def test_real_worker_faults_only_hit_their_file(tmp_path, corpus, faults_on):
     faults = {"img01.jpg": "sigkill", "img04.jpg": "segfault", "img06.jpg": "raise_unpicklable",
               "img08.jpg": "systemexit", "img10.jpg": "keyboardinterrupt"}
     rec = Collect()
-    with _runner(rec) as runner:
+    with _runner(rec, chunk_files=3) as runner:  # chunks: innocent files share a chunk with a crash
         summary = runner.run(_tasks(folder, tmp_path / "out", faults=faults), total=12)
         pool_ok = not runner._pool.broken
     assert rec.results["img01.jpg"].code == Code.WORKER_CRASH

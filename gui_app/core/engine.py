@@ -417,6 +417,9 @@ def encode(processed: Processed, pipeline: Pipeline, fmt: FormatInfo) -> bytes:
         )
     background = str(params.get("background", "#ffffff"))
     source_frames = processed.frames or [processed.image]
+    if fmt.key not in encode_ops.ICC_FORMATS and not color_ops.is_srgb(processed.icc):
+        # GIF and BMP cannot carry the profile: bake it into sRGB pixels instead.
+        source_frames = [color_ops.to_srgb(f, processed.icc)[0] for f in source_frames]
     frames = [encode_ops.prepare(f, fmt, background) for f in source_frames]
     meta = _metadata_kwargs(processed, fmt, plan.metadata_mode, frames[0].mode)
 

@@ -467,3 +467,16 @@ def test_shrink_on_load_through_orientation_crop_and_flip(corpus, name):
         reference = engine.registry.get(step.name).func(reference, **engine.registry.validate_step(step).kwargs())
     assert drafted.image.size == reference.size
     assert psnr(reference, drafted.image) > 35
+
+
+def test_formats_without_profiles_get_srgb_pixels(corpus):
+    """BMP cannot hold BSG1.tiff's display profile: its colours are converted."""
+    src = corpus / "formats" / "BSG1.tiff"
+    bmp, _, _ = convert(src, OpSpec.make("encode", format="bmp"))
+    srgb, _, _ = convert(src, OpSpec.make("color_profile", mode="srgb"), OpSpec.make("encode", format="png"))
+    with Image.open(src) as im:
+        raw = im.convert("RGBA")
+    flat_srgb = engine.encode_ops.flatten(srgb.convert("RGBA"), "#ffffff")
+    flat_raw = engine.encode_ops.flatten(raw, "#ffffff")
+    assert psnr(bmp.convert("RGB"), flat_srgb) > 45
+    assert psnr(bmp.convert("RGB"), flat_raw) < psnr(bmp.convert("RGB"), flat_srgb)

@@ -60,7 +60,8 @@ register(
         kind="metadata",
         params=(
             Param("mode", "choice", "keep", "Metadata", choices=MODES,
-                  help="What EXIF/XMP data goes into the output. Dates and copyright stay unless everything is removed."),
+                  help="What EXIF/XMP data goes into the output. Dates and copyright stay unless everything is "
+                       "removed. Removing all also turns the picture upright, as the orientation tag goes too."),
         ),
         description="Keep, clean or remove EXIF/XMP metadata (GPS, serial numbers).",
     )

@@ -424,6 +424,10 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     problem = planning.check_output_dir(output.out_dir)
     if problem:
         raise UsageError(problem)
+    if args.report:
+        problem = planning.check_output_dir(os.path.dirname(os.path.abspath(args.report)))
+        if problem:
+            raise UsageError(f"cannot write the report: {problem}")
 
     entries = scanning.scan(args.inputs, recursive=args.recursive, **planning.scan_options_for(output))
     the_plan = planning.make_plan(entries, pipeline, output, limits, variants=variants)

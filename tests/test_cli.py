@@ -194,6 +194,11 @@ def test_bad_report_extension_is_exit_2(tmp_path, copy_corpus):
     code, _, err = run_cli("run", str(src), "-o", str(tmp_path / "out"), "--report", str(tmp_path / "r.txt"))
     assert code == 2 and ".json or .csv" in err
     assert not (tmp_path / "out").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run_cli("run", str(src), "-o", str(tmp_path / "out"), "--report", str(blocker / "r.json"))
+    assert code == 2 and "cannot write the report" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_dask_mode_without_dask_is_a_clear_batch_error(tmp_path, copy_corpus, monkeypatch):

@@ -335,6 +335,7 @@ class _Batch:
         self.journal = journal
         self.report = report
         self.report_writer = None
+        self.own_journal = False
         self.counts = _Counts()
         self.results: queue.SimpleQueue[cf.Future] = queue.SimpleQueue()
         self.inflight: dict[cf.Future, _Chunk] = {}
@@ -376,9 +377,10 @@ class _Batch:
             self.chunk_limit = self._chunk_limit(mode, workers)
             self.listener.started(self.total, mode, workers, reason)
             try:
-                self.pool = self.runner._get_pool(mode, workers)
-                self._start_pool()
-                self._dispatch()
+                if self.batch_error is None:
+                    self.pool = self.runner._get_pool(mode, workers)
+                    self._start_pool()
+                    self._dispatch()
             except _StopBatch as stop:
                 self.batch_error = str(stop)
             except WorkerInitError as exc:
@@ -820,19 +822,31 @@ class _Batch:
             images_per_s=rate, eta_s=eta, current=self.current))
 
     def _open_outputs(self) -> None:
+        """Open the journal (a path is accepted too) and the report; a report
+        that cannot be written is a batch error before any work."""
+        if isinstance(self.journal, (str, os.PathLike)):
+            from .journal import Journal, journal_path
+
+            path = os.fspath(self.journal)
+            self.journal = Journal(journal_path(path) if os.path.isdir(path) else path)
+            self.own_journal = True
         if self.report is None:
             return
         from .report import ReportWriter
 
         if isinstance(self.report, ReportWriter):
             self.report_writer = self.report
-        else:
+            return
+        try:
             self.report_writer = ReportWriter(os.fspath(self.report))
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.batch_error = f"Cannot write the report {os.fspath(self.report)}: {reason}"
 
     def _close_outputs(self) -> None:
         if self.journal is not None:
             try:
-                self.journal.flush()
+                self.journal.close() if self.own_journal else self.journal.flush()
             except Exception:  # noqa: BLE001 - the results are reported anyway
                 pass
         if self.report_writer is not None and self.summary is not None:

@@ -433,3 +433,26 @@ def test_existing_outputs_are_still_skipped_after_a_crash(tmp_path):
     assert rec.codes()[1] == Code.SKIPPED_EXISTING
     assert (tmp_path / "img001.out").read_bytes() == b"not ours"
     assert summary.ok == 2 and summary.failed == 1 and summary.skipped == 1
+
+
+def test_unwritable_report_is_a_batch_error_before_any_work(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    rec = Recorder()
+    out = tmp_path / "out"
+    summary = fake_runner("sequential", rec).run(make_specs(out, 3), report=str(blocker / "r.json"))
+    assert summary.batch_error and "Cannot write the report" in summary.batch_error
+    assert summary.cancelled == 3 and not out.exists()
+
+
+def test_journal_path_records_and_resumes(tmp_path):
+    from gui_app.core.journal import JOURNAL_NAME, Journal
+
+    out = tmp_path / "out"
+    out.mkdir()
+    specs = make_specs(out, 4)
+    assert fake_runner("sequential", Recorder()).run(specs, journal=str(out)).ok == 4
+    assert (out / JOURNAL_NAME).exists()
+    rec = Recorder()
+    summary = fake_runner("sequential", rec).run(specs, journal=Journal(str(out / JOURNAL_NAME), resume=True))
+    assert summary.skipped == 4 and "earlier run" in rec.results[0].message

@@ -233,3 +233,16 @@ def test_progress_bar_only_on_a_terminal(tmp_path, copy_corpus):
     code = cli.main(["run", str(src), "-o", str(tmp_path / "b"), "--mode", "sequential", "--format", "webp"],
                     stdout=io.StringIO(), stderr=plain)
     assert code == 0 and plain.getvalue() == ""
+
+
+def test_temp_files_of_a_killed_run_are_swept_on_start(tmp_path, copy_corpus):
+    src = copy_corpus("formats/hopper.jpg")
+    out_dir = tmp_path / "out"
+    (out_dir / "sub").mkdir(parents=True)
+    stale = [out_dir / ".hopper.jpg.imagebatch-tmp-1a2b3c4d", out_dir / "sub" / ".x.webp.imagebatch-tmp-99"]
+    for p in stale:
+        p.write_bytes(b"partial write of a killed run")
+    (out_dir / "keep.txt").write_text("not ours")
+    assert run_cli("run", str(src), "-o", str(out_dir), "-q")[0] == 0
+    assert not any(p.exists() for p in stale)
+    assert (out_dir / "keep.txt").exists() and (out_dir / "hopper.jpg").exists()

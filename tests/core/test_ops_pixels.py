@@ -276,3 +276,13 @@ def test_image_watermark_scales_and_places_the_logo(corpus, hopper):
 def test_image_watermark_missing_file_is_a_clear_error(hopper, tmp_path):
     with pytest.raises(watermark.ImageError, match="cannot be read"):
         run(hopper, "watermark_image", path=str(tmp_path / "missing.png"))
+
+
+def test_text_watermark_with_two_lines_is_taller(hopper):
+    def marked_rows(text):
+        out = run(hopper, "watermark_text", text=text, size=8.0, color="#ff00ff", opacity=100, position="center")
+        diff = np.abs(np.asarray(out, dtype=np.int16) - np.asarray(hopper, dtype=np.int16)).sum(axis=2)
+        rows = np.nonzero(diff.sum(axis=1))[0]
+        return rows.max() - rows.min()
+
+    assert marked_rows("ABC\nDEF") > 1.6 * marked_rows("ABC")

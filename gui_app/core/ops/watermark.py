@@ -67,10 +67,11 @@ def watermark_text(image: Image.Image, text: str = "©", size: float = 4.0, colo
         return image
     px = max(6, round(min(image.size) * size / 100.0))
     font = _font(px)
-    left, top, right, bottom = font.getbbox(text)
+    measure = ImageDraw.Draw(Image.new("L", (1, 1)))  # per call: safe across worker threads
+    left, top, right, bottom = measure.multiline_textbbox((0, 0), text, font=font)  # several lines allowed
     mark = Image.new("RGBA", (max(1, right - left), max(1, bottom - top)), (0, 0, 0, 0))
     r, g, b, a = parse_color(color)
-    ImageDraw.Draw(mark).text((-left, -top), text, font=font, fill=(r, g, b, a * opacity // 100))
+    ImageDraw.Draw(mark).multiline_text((-left, -top), text, font=font, fill=(r, g, b, a * opacity // 100))
     return _place(image, mark, position, margin)
 
 

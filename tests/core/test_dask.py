@@ -342,3 +342,19 @@ def test_resume_skips_what_an_earlier_dask_run_finished(cluster, corpus, tmp_pat
     assert second.skipped == 4 and second.ok == 2
     assert {name for name, r in rec.results.items() if r.ok} == {"img04.jpg", "img05.jpg"}
     assert len(_outputs(out)) == 6
+
+
+def test_a_file_that_kills_every_worker_is_worker_crash_alone(cluster, corpus, tmp_path):
+    """RELIABILITY B: the guilty file WORKER_CRASH, the innocent ones of its chunk OK.
+    (Our cluster allows one worker death per task; then the runner isolates the chunk.)"""
+    client = cluster[1]
+    folder, _ = _slow_inputs(tmp_path, corpus, 6)
+    rec = Collect()
+    try:
+        with _dask_runner(cluster, rec, chunk_files=3) as runner:
+            summary = runner.run(_tasks(folder, tmp_path / "out", {"img01.jpg": "sigkill"}), total=6)
+    finally:
+        client.wait_for_workers(2, timeout=60)
+    assert rec.results["img01.jpg"].code == Code.WORKER_CRASH
+    assert summary.ok == 5 and summary.failed == 1 and len(rec.events) == 6
+    assert len(_outputs(tmp_path / "out")) == 5 and not _temps(tmp_path / "out")

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QApplication,
     QMainWindow,
     QMessageBox,
     QScrollArea,
@@ -345,7 +346,7 @@ class MainWindow(QMainWindow):
         if not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 860)
+            self.resize(self._first_run_size())
         splitter = s.get_bytes("window/splitter")
         if not splitter.isEmpty():
             self.splitter.restoreState(splitter)
@@ -373,7 +374,19 @@ class MainWindow(QMainWindow):
         self.exclude.setText(s.get_str("inputs/exclude", ""))
         self.preview.side_button.setChecked(s.get_bool("preview/side_by_side", False))
         self.preset_bar.select(s.get_str("preset/name", CUSTOM))
+        preset = self.preset_bar.current_preset()
+        if preset is not None and preset.variant_steps:  # a fan-out preset stays fanned out
+            self._variant_steps = tuple(preset.variant_steps)
+            self._update_variant_note()
         self._update_recent_menu()
+
+    def _first_run_size(self) -> QSize:
+        """1400×860, or 90 % of a smaller screen."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return QSize(1400, 860)
+        available = screen.availableGeometry()
+        return QSize(min(1400, int(available.width() * 0.9)), min(860, int(available.height() * 0.9)))
 
     def save_settings(self) -> None:
         s = self.settings
@@ -655,8 +668,11 @@ class MainWindow(QMainWindow):
 
     # ================================================================= plan
     def _schedule_plan(self) -> None:
+        """Re-plan soon, if the Plan tab is showing (it is planned afresh at
+        Start anyway; no need to re-plan 100,000 files on every keystroke)."""
         self._plan_generation += 1
-        self._plan_timer.start()
+        if self.center_tabs.currentWidget() is self.plan_panel:
+            self._plan_timer.start()
 
     def _output_problem(self, output: OutputSpec) -> str | None:
         from gui_app.core.plan import check_output_dir

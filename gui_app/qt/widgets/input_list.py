@@ -149,6 +149,7 @@ class InputModel(QAbstractTableModel):
         self.limits = limits or Limits()
         self.max_loaders = 2
         self._running_hint = 1
+        self._cursor = 0
 
     # ------------------------------------------------------------- editing
     def add_entries(self, entries) -> int:
@@ -188,6 +189,7 @@ class InputModel(QAbstractTableModel):
         self._index = {r.path: i for i, r in enumerate(self.rows)}
         self._queue.clear()
         self._generation += 1
+        self._cursor = 0
         for r in self.rows:
             if r.details == 1:
                 r.details = 0
@@ -205,6 +207,7 @@ class InputModel(QAbstractTableModel):
     def reset_status(self, paths_to_run: set[str], running_hint: int = 1) -> None:
         """Before a batch: rows that will run are queued, the rest cleared."""
         self._running_hint = max(1, running_hint)
+        self._cursor = 0
         for r in self.rows:
             r.status = QUEUED if r.path in paths_to_run else PENDING
             r.message = ""
@@ -245,16 +248,21 @@ class InputModel(QAbstractTableModel):
 
     def _mark_running(self) -> None:
         # The runner submits in list order, so the first waiting rows are the
-        # ones being worked on (an approximation: one per worker).
+        # ones being worked on (an approximation: one per worker). A cursor
+        # skips the finished head of the list: O(workers) per update, not O(n).
+        rows = self.rows
+        while self._cursor < len(rows) and rows[self._cursor].status not in (QUEUED, RUNNING):
+            self._cursor += 1
         budget = self._running_hint
-        for r in self.rows:
-            if budget <= 0:
-                break
+        i = self._cursor
+        while budget > 0 and i < len(rows):
+            r = rows[i]
             if r.status == RUNNING:
                 budget -= 1
             elif r.status == QUEUED:
                 r.status = RUNNING
                 budget -= 1
+            i += 1
 
     def _status_changed(self, low: int, high: int) -> None:
         if high >= low >= 0:

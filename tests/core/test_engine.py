@@ -480,3 +480,14 @@ def test_formats_without_profiles_get_srgb_pixels(corpus):
     flat_raw = engine.encode_ops.flatten(raw, "#ffffff")
     assert psnr(bmp.convert("RGB"), flat_srgb) > 45
     assert psnr(bmp.convert("RGB"), flat_raw) < psnr(bmp.convert("RGB"), flat_srgb)
+
+
+def test_strip_gps_on_an_iphone_heic(corpus):
+    src = corpus / "formats" / "IMG_5195.HEIC"
+    with open_image(str(src)) as im:
+        assert im.getexif().get_ifd(GPS_IFD)
+    out, _, _ = convert(src, OpSpec.make("auto_orient"), OpSpec.make("resize", long_edge=300),
+                        OpSpec.make("metadata", mode="strip_gps"), OpSpec.make("encode", format="jpeg"))
+    exif = exif_of(out)
+    assert not exif.get_ifd(GPS_IFD) and exif.get(0x0110) == "iPhone 11 Pro Max"
+    assert out.size == (232, 300)

@@ -8,9 +8,12 @@ thread (the one calling :meth:`BatchRunner.run`) does all the bookkeeping:
   results come back, so memory does not grow with the number of files.
 - Small files are grouped into chunks (one pickled call for several files);
   large files go one per call.
-- Done-callbacks are ``functools.partial(queue.put)``: they only hand the
-  finished future to the dispatch thread (a callback may run on the pool's
-  management thread). The listener is called from the dispatch thread only.
+- The done-callback of every future is the results queue's ``put``: it only
+  hands the finished future to the dispatch thread (a callback may run on the
+  pool's management thread, or at once in the caller's when the future is
+  already done); the future itself is the key to its chunk in the window, so
+  no context needs binding (and no lambda late-binding can go wrong). The
+  listener is called from the dispatch thread only.
 - Crash recovery (processes): a worker killed by a signal breaks the whole
   ``ProcessPoolExecutor``. The pool is rebuilt and every task that was in
   flight is a *suspect*: suspects are re-run alone, one at a time, so the
@@ -301,7 +304,18 @@ class BatchRunner:
                     # never start more workers than there are tasks … but keep a warm pool's size
                     if not (self._pool is not None and self._pool.mode == self.mode):
                         workers = max(1, min(workers, total))
-            return self.mode, workers, f"{self.mode} chosen in the settings", tasks
+            reason = f"{self.mode} chosen in the settings"
+            if self.mode in ("threads", "processes") and self.workers is None:
+                # The default worker count must fit in memory for the biggest images.
+                sample, _complete, tasks = executors.sample_tasks(tasks, 16)
+                pixels = [executors.estimated_pixels(t) for t in sample if isinstance(t, TaskSpec)]
+                if pixels:
+                    capped = executors.memory_capped_workers(workers, max(pixels), executors.available_memory())
+                    if capped < workers:
+                        reason += (f"; {capped} of {workers} workers, to fit images of "
+                                   f"~{max(pixels) / 1e6:.0f} MP in memory")
+                        workers = capped
+            return self.mode, workers, reason, tasks
         sample, complete, rest = executors.sample_tasks(tasks)
         specs = [t for t in sample if isinstance(t, TaskSpec)]
         known_total = total

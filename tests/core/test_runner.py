@@ -456,3 +456,18 @@ def test_journal_path_records_and_resumes(tmp_path):
     rec = Recorder()
     summary = fake_runner("sequential", rec).run(specs, journal=Journal(str(out / JOURNAL_NAME), resume=True))
     assert summary.skipped == 4 and "earlier run" in rec.results[0].message
+
+
+def test_default_worker_count_is_capped_by_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(executors, "available_memory", lambda: 1 << 30)
+    rec = Recorder()
+    runner = fake_runner("threads", rec, workers=None)
+    specs = make_specs(tmp_path, 4, size=40_000_000)  # ~320 MP guessed per image
+    summary = runner.run(specs, total=4)
+    _total, mode, workers, reason = rec.events[0][1]
+    assert summary.workers == workers == 1 and "memory" in reason
+    assert summary.ok == 4
+    # an explicit worker count is the user's choice
+    rec = Recorder()
+    fake_runner("threads", rec, workers=2).run(specs, total=4)
+    assert rec.events[0][1][2] == 2

@@ -151,6 +151,14 @@ class WorkerPool:
         """Kill every worker process now (returns their pids). No-op without processes."""
         return []
 
+    def replace_executor(self) -> None:
+        """Continue on a fresh executor, leaving the old one's running calls
+        to finish on their own (threads cannot be stopped)."""
+        old, self.executor = self.executor, None
+        if old is not None:
+            old.shutdown(wait=False)
+        self.start()
+
     def worker_pids(self) -> list[int]:
         return []
 

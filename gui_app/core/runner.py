@@ -639,7 +639,11 @@ class _Batch:
 
     def _check_deadlines(self) -> None:
         pool = self.pool
-        if pool is None or not pool.can_kill or not self.inflight:
+        if pool is None or not self.inflight:
+            return
+        if not pool.can_kill:
+            if pool.mode == "threads":
+                self._abandon_late_threads()
             return
         now = time.monotonic()
         timeout = self.runner.limits.timeout_s
@@ -670,6 +674,33 @@ class _Batch:
             self.retry.append(chunk)
         self._rebuild_pool()
         self._isolate(suspects)
+
+    def _abandon_late_threads(self) -> None:
+        """Threads mode: a thread cannot be stopped. A file past its deadline is
+        reported TIMEOUT and its thread abandoned (its late result is ignored);
+        the pool gets fresh threads so the rest of the batch goes on."""
+        now = time.monotonic()
+        timeout = self.runner.limits.timeout_s
+        late = []
+        for future, chunk in self.inflight.items():
+            if chunk.started is None and future.running():
+                chunk.started = now
+            if chunk.started is not None and now - chunk.started > timeout:
+                late.append(future)
+        if not late:
+            return
+        for future in late:
+            chunk = self.inflight.pop(future)
+            self._record_all(chunk.specs, Code.TIMEOUT,
+                             f"took longer than the {_seconds(timeout)} per-file limit; "
+                             "in threads mode the work could not be stopped (use processes mode)")
+        # Pending chunks move to a fresh executor; running ones finish where they are.
+        for future, chunk in list(self.inflight.items()):
+            if future.cancel():
+                del self.inflight[future]
+                self.retry.appendleft(chunk)
+        assert self.pool is not None
+        self.pool.replace_executor()
 
     def _isolate(self, suspects: list[_Chunk]) -> None:
         """Run each suspect alone, one at a time, with an exact deadline:

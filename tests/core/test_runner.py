@@ -471,3 +471,19 @@ def test_default_worker_count_is_capped_by_memory(tmp_path, monkeypatch):
     rec = Recorder()
     fake_runner("threads", rec, workers=2).run(specs, total=4)
     assert rec.events[0][1][2] == 2
+
+
+def test_threads_mode_reports_timeout_and_goes_on(tmp_path):
+    """A thread cannot be killed: the late file is reported TIMEOUT, its thread
+    abandoned, and the other files still run (on fresh threads)."""
+    rec = Recorder()
+    runner = fake_runner("threads", rec, timeout=0.3, workers=1)
+    specs = make_specs(tmp_path, 4, {1: "slow:2"})
+    summary = runner.run(specs, total=4)
+    assert rec.codes()[1] == Code.TIMEOUT and "threads mode" in rec.results[1].message
+    assert summary.ok == 3 and summary.failed == 1
+    stuck_output = specs[1].output_path
+    assert not os.path.exists(stuck_output), "the batch waited for the stuck file"
+    deadline = time.monotonic() + 10  # let the abandoned thread end before the test does
+    while not os.path.exists(stuck_output) and time.monotonic() < deadline:
+        time.sleep(0.05)

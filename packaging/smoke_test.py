@@ -13,8 +13,8 @@ Checks (issue 6):
            outputs of the right size, and exactly --workers spawn workers ran: no respawn
            loop, no worker that starts workers of its own (children read from /proc).
   gui      the GUI executable starts under Xvfb, maps exactly one main window, a screenshot
-           is saved (packaging/dist/smoke/gui.png: look at it), and it exits cleanly: by
-           itself when it honours IMAGEBATCH_SMOKE_QUIT_MS, otherwise after SIGTERM.
+           is saved (packaging/dist/smoke/gui.png: look at it), and it quits cleanly (exit 0)
+           on Ctrl+Q typed with xdotool, the user's own way out (SIGTERM if xdotool is missing).
   deb      ``dpkg --root`` installs the .deb into a scratch root (``dpkg-deb -x`` if that is
            impossible); /usr/bin/imagebatch, the desktop entry and the hicolor icons are
            there; the installed ``imagebatch --version`` runs; every system library the bundle
@@ -58,8 +58,6 @@ CORPUS_INPUTS = (
 CORPUS_AVIF_INPUTS = ("hopper.png", "IMG_5195.HEIC")
 LONG_EDGE = 320
 GUI_TITLE = "ImageBatch"
-#: The GUI quits by itself after this many ms when it honours IMAGEBATCH_SMOKE_QUIT_MS.
-SMOKE_QUIT_MS = 6000
 #: Sources whose change makes an existing build stale.
 SOURCES = ("gui_app", "resources", "packaging/imagebatch.spec", "packaging/entry_point.py",
            "packaging/build.py", "packaging/render_icons.py", "pyproject.toml")
@@ -322,6 +320,33 @@ def screenshot(display: str, target: Path) -> None:
         subprocess.run(["convert", f"xwd:{raw}", str(target)], check=True)
 
 
+def quit_gui(app: subprocess.Popen, display: str) -> tuple[str, int]:
+    """Quit as a user would: focus the window and type Ctrl+Q (XTEST, through xdotool), which
+    runs the window's closeEvent (settings saved, workers shut down). Without xdotool, or if
+    the app ignores it for 20 s, fall back to SIGTERM (and SIGKILL, which fails the check)."""
+    quit_by = "SIGTERM"
+    if shutil.which("xdotool"):
+        env = dict(os.environ, DISPLAY=display)
+        ids = subprocess.run(["xdotool", "search", "--name", f"^{GUI_TITLE}$"],
+                             capture_output=True, text=True, env=env).stdout.split()
+        for window_id in ids:  # Qt maps a small helper window with the same title too
+            subprocess.run(["xdotool", "windowfocus", "--sync", window_id], env=env,
+                           capture_output=True, timeout=10)
+            subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+q"], env=env, timeout=10)
+            try:
+                return "Ctrl+Q", app.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                continue
+        quit_by = "SIGTERM after Ctrl+Q was ignored"
+    app.send_signal(signal.SIGTERM)
+    try:
+        return quit_by, app.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        app.kill()
+        app.wait()
+        raise SmokeFailure(f"the GUI ignored {quit_by} for 15 s and had to be killed") from None
+
+
 def check_gui(info: dict, tmp: Path) -> dict:
     for tool in ("Xvfb", "xwininfo"):
         check(shutil.which(tool) is not None, f"{tool} is not installed (apt-get install xvfb x11-utils)")
@@ -330,9 +355,9 @@ def check_gui(info: dict, tmp: Path) -> dict:
     shot.unlink(missing_ok=True)
     server, display = start_xvfb(tmp)
     log_path = tmp / "gui.log"
+    app = None
     try:
-        env = app_env(tmp, DISPLAY=display, QT_QPA_PLATFORM="xcb",
-                      IMAGEBATCH_SMOKE_QUIT_MS=str(SMOKE_QUIT_MS))
+        env = app_env(tmp, DISPLAY=display, QT_QPA_PLATFORM="xcb")
         with log_path.open("w") as log_file:
             app = subprocess.Popen([str(executable(info))], stdout=log_file,
                                    stderr=subprocess.STDOUT, env=env)
@@ -349,24 +374,16 @@ def check_gui(info: dict, tmp: Path) -> dict:
             screenshot(display, shot)
             windows = [w for w in app_windows(display) if w[1] >= 300 and w[2] >= 200]
             second_window = len(windows) > 1
-            try:
-                code = app.wait(timeout=SMOKE_QUIT_MS / 1000 + 15)
-                quit_by = "IMAGEBATCH_SMOKE_QUIT_MS"
-            except subprocess.TimeoutExpired:
-                app.send_signal(signal.SIGTERM)
-                quit_by = "SIGTERM"
-                try:
-                    code = app.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    app.kill()
-                    app.wait()
-                    raise SmokeFailure("the GUI ignored SIGTERM for 15 s and had to be killed") from None
+            quit_by, code = quit_gui(app, display)
     finally:
+        if app is not None and app.poll() is None:  # a failed check above: do not leak it
+            app.kill()
+            app.wait()
         server.terminate()
         server.wait(timeout=30)
     log_text = log_path.read_text(errors="replace")
     check(not second_window, f"more than one main window: {windows}")
-    clean = {"IMAGEBATCH_SMOKE_QUIT_MS": (0,), "SIGTERM": (0, -signal.SIGTERM)}[quit_by]
+    clean = {"Ctrl+Q": (0,), "SIGTERM": (0, -signal.SIGTERM)}.get(quit_by, ())
     check(code in clean, f"the GUI exited {code} after {quit_by}: {log_text[-3000:]}")
     check("Traceback" not in log_text, f"the GUI printed a traceback: {log_text[-3000:]}")
     from PIL import Image
@@ -374,7 +391,10 @@ def check_gui(info: dict, tmp: Path) -> dict:
     with Image.open(shot) as image:
         colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
     check(colours is None or len(colours) > 64, f"the screenshot {shot} is nearly blank")
-    return {"screenshot": str(shot), "window": windows[0], "quit_by": quit_by, "exit_code": code}
+    saved = sorted(str(p.relative_to(tmp)) for home in ("xdg_config_home", "imagebatch-config")
+                   for p in (tmp / home).rglob("*") if p.is_file())
+    return {"screenshot": str(shot), "window": windows[0], "quit_by": quit_by, "exit_code": code,
+            "settings_saved": saved}
 
 
 # --- 4. the .deb -------------------------------------------------------------------------

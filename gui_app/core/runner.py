@@ -637,17 +637,11 @@ class _Batch:
         self._rebuild_pool()
         self._isolate([single for chunk in failed for single in chunk.singles()])
 
-    def _check_deadlines(self) -> None:
-        pool = self.pool
-        if pool is None or not self.inflight:
-            return
-        if not pool.can_kill:
-            if pool.mode == "threads":
-                self._abandon_late_threads()
-            return
+    def _late_chunks(self) -> list[cf.Future]:
+        """In-flight futures past their deadline (timed from when they started)."""
         now = time.monotonic()
         timeout = self.runner.limits.timeout_s
-        late: list[_Chunk] = []
+        late = []
         for future, chunk in self.inflight.items():
             if chunk.started is None and future.running():
                 chunk.started = now
@@ -655,9 +649,20 @@ class _Batch:
             # a false alarm only costs a re-run (its files are retried alone).
             allowed = timeout * (1 + 0.1 * (len(chunk.specs) - 1))
             if chunk.started is not None and now - chunk.started > allowed:
-                late.append(chunk)
-        if not late:
+                late.append(future)
+        return late
+
+    def _check_deadlines(self) -> None:
+        pool = self.pool
+        if pool is None or not self.inflight or not (pool.can_kill or pool.mode == "threads"):
             return
+        late_futures = self._late_chunks()
+        if not late_futures:
+            return
+        if not pool.can_kill:
+            self._abandon_late_threads(late_futures)
+            return
+        late = [self.inflight[f] for f in late_futures]
         # Kill the workers (the stdlib cannot stop one task); re-run the late
         # chunks' files alone to find the stuck one, re-queue the others.
         pool.kill_workers()
@@ -666,7 +671,7 @@ class _Batch:
         innocents = [chunk for chunk in failed if chunk not in late]
         sweep_temp_files_for([s for chunk in failed for s in chunk.specs])
         if self.runner._cancel.is_set():
-            self.pool.shutdown()
+            pool.shutdown()
             self._record_all([s for c in failed for s in c.specs], Code.CANCELLED, "cancelled while running")
             return
         for chunk in innocents:
@@ -675,20 +680,11 @@ class _Batch:
         self._rebuild_pool()
         self._isolate(suspects)
 
-    def _abandon_late_threads(self) -> None:
+    def _abandon_late_threads(self, late: list[cf.Future]) -> None:
         """Threads mode: a thread cannot be stopped. A file past its deadline is
         reported TIMEOUT and its thread abandoned (its late result is ignored);
         the pool gets fresh threads so the rest of the batch goes on."""
-        now = time.monotonic()
         timeout = self.runner.limits.timeout_s
-        late = []
-        for future, chunk in self.inflight.items():
-            if chunk.started is None and future.running():
-                chunk.started = now
-            if chunk.started is not None and now - chunk.started > timeout:
-                late.append(future)
-        if not late:
-            return
         for future in late:
             chunk = self.inflight.pop(future)
             self._record_all(chunk.specs, Code.TIMEOUT,

@@ -96,7 +96,7 @@ def test_interrupt_exits_quickly_without_orphans_or_temps(tmp_path, corpus, sig)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 def test_sigkill_at_half_then_resume_gives_identical_outputs(tmp_path, corpus):
-    n = 12
+    n = 8
     src = _inputs(tmp_path, corpus, n)
     reference = tmp_path / "reference"
     ref = subprocess.run([sys.executable, "-m", "gui_app", "run", str(src), "-o", str(reference), *ARGS, "-q"],

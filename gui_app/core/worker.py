@@ -20,9 +20,10 @@ import dataclasses
 import errno
 import os
 import secrets
+import select
 import shutil
 import signal
-import sys
+import threading
 import time
 from typing import Any
 
@@ -38,16 +39,43 @@ _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def init_worker(limits: Limits | None = None) -> None:
-    """Pool initializer: Pillow limits in this process, and on Linux ask the
-    kernel to kill this worker when its parent dies (no orphan workers)."""
+    """Pool initializer: Pillow limits in this process, and make sure this
+    worker never outlives the app (no orphan workers after a crash or kill).
+
+    Not PR_SET_PDEATHSIG: Linux sends that signal when the *thread* that
+    started the worker ends, and pools are started from short-lived threads
+    (``BatchRunner.start``, GUI helpers) and kept warm between batches, so the
+    pool would break as soon as that thread returned. Instead a daemon thread
+    waits on a pidfd of the parent process (Linux ≥ 5.3), or polls the parent
+    pid elsewhere, and ends this worker when the parent process is gone.
+    """
     configure_pillow(limits or Limits())
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            PR_SET_PDEATHSIG = 1
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except OSError:
-            pass
+    _watch_parent()
+
+
+_parent_watch_started = False
+
+
+def _watch_parent() -> None:
+    global _parent_watch_started
+    if _parent_watch_started or not hasattr(os, "getppid"):
+        return
+    _parent_watch_started = True
+    parent = os.getppid()
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="imagebatch-parent-watch", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    try:
+        fd = os.pidfd_open(parent)  # readable once the parent process has exited
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+    else:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+    os._exit(0)
 
 
 # --------------------------------------------------------------------------- fault injection

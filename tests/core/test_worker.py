@@ -7,6 +7,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 
 import pytest
 from PIL import Image
@@ -309,12 +310,64 @@ def test_fatal_faults_kill_the_process(corpus, tmp_path, fault, signal_number):
 
 def test_init_worker_configures_pillow():
     try:
-        worker.init_worker(Limits(max_pixels=4321))
+        worker.configure_pillow(Limits(max_pixels=4321))
         assert Image.MAX_IMAGE_PIXELS == 4321
     finally:
-        worker.init_worker(Limits())
+        worker.configure_pillow(Limits())
 
 
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+POOL_SCRIPT = """
+import concurrent.futures as cf, multiprocessing as mp, os, sys, threading, time
+from PIL import Image
+from gui_app.core import worker
+from gui_app.core.specs import Limits
+
+def probe():
+    return os.getpid(), Image.MAX_IMAGE_PIXELS
+
+if __name__ == "__main__":
+    pool = cf.ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=worker.init_worker,
+                                  initargs=(Limits(max_pixels=777),))
+    first = []
+    starter = threading.Thread(target=lambda: first.extend(pool.submit(probe).result() for _ in range(4)))
+    starter.start(); starter.join()  # the thread that started the workers is gone now
+    time.sleep(0.5)
+    later = [pool.submit(probe).result(timeout=20) for _ in range(4)]
+    print(" ".join(str(pid) for pid in {p for p, _ in first + later}), {m for _, m in first + later}, flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_outlive_the_starting_thread_but_not_the_parent_process(tmp_path):
+    script = tmp_path / "pool_script.py"  # spawn needs an importable main module
+    script.write_text(POOL_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        pids_text, _, limits_text = proc.stdout.readline().partition(" {")
+        pids = [int(p) for p in pids_text.split()]
+        assert pids and all(_alive(p) for p in pids)
+        assert limits_text.strip() == "777}"  # the initializer's limits reached the workers
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(p) for p in pids), "orphan workers survived their parent"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 def test_threads_give_the_same_results_as_sequential(corpus, tmp_path):
     """Threads mode shares Pillow, the colour transforms and the EXIF reader."""
     from concurrent.futures import ThreadPoolExecutor

@@ -16,8 +16,9 @@ Where the work runs:
   127.0.0.1, worker *processes* (spawned by Dask's nannies), one thread each,
   no dashboard. Also what the tests use.
 - ``tcp://HOST:PORT``: an existing cluster (``dask scheduler`` + ``dask worker``).
-  Every worker needs ImageBatch installed; :meth:`DaskPool.start` checks that
-  once and gives one clear error instead of a failure per file.
+  Every worker, and the scheduler (it unpickles task graphs), needs ImageBatch
+  installed; :meth:`DaskPool.start` checks that once and gives one clear error
+  instead of a failure per file.
 
 Two transfer modes:
 
@@ -655,6 +656,15 @@ class DaskPool(WorkerPool):
             raise WorkerInitError(
                 f"the Dask workers cannot run ImageBatch ({type(exc).__name__}: {exc}); install "
                 "imagebatch with the same version on every worker") from exc
+        try:
+            # A real task: the scheduler unpickles task graphs, so it needs ImageBatch too.
+            self.client.submit(probe_worker, pure=False).result(timeout=WORKER_WAIT_S)
+        except Exception as exc:  # noqa: BLE001
+            self._close_client()
+            raise WorkerInitError(
+                f"the Dask scheduler cannot run ImageBatch's tasks ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}); install imagebatch with the same "
+                "version on the scheduler's machine as well") from exc
         self.executor = DaskExecutor(self.client, self.transfer, io_threads=max(2, min(8, self.workers)))
 
     @property

@@ -136,11 +136,11 @@ def predict_size(pipeline: Pipeline, width: int, height: int, orientation: int =
     ``orientation`` is the input's EXIF orientation (1 when unknown)."""
     plan = _plan(pipeline)
     if _implicit_orient(plan):
-        width, height = geometry._auto_orient_size(width, height, orientation)
+        width, height = geometry.auto_orient_size(width, height, orientation)
     for step in plan.pixel_steps:
         info = registry.get(step.name)
         if step.name == "auto_orient":
-            width, height = geometry._auto_orient_size(width, height, orientation)
+            width, height = geometry.auto_orient_size(width, height, orientation)
         elif info.size_func is not None:
             width, height = info.size_func(width, height, **step.kwargs())
     return width, height
@@ -299,7 +299,7 @@ def process(image: Image.Image, pipeline: Pipeline, *, source_path: str | None =
 
 def _next_logical_size(step: OpSpec, logical: tuple[int, int], orientation: int) -> tuple[int, int]:
     if step.name == "auto_orient":
-        return geometry._auto_orient_size(*logical, orientation)
+        return geometry.auto_orient_size(*logical, orientation)
     info = registry.get(step.name)
     return info.size_func(*logical, **step.kwargs()) if info.size_func else logical
 

@@ -99,7 +99,7 @@ def auto_orient(image: Image.Image) -> Image.Image:
     return apply_orientation(image, read_orientation(image))
 
 
-def _auto_orient_size(width: int, height: int, orientation: int = 1) -> tuple[int, int]:
+def auto_orient_size(width: int, height: int, orientation: int = 1) -> tuple[int, int]:
     return (height, width) if orientation_swaps_axes(orientation) else (width, height)
 
 
@@ -111,7 +111,7 @@ register(
         kind="pixel",
         params=(),
         func=auto_orient,
-        size_func=_auto_orient_size,
+        size_func=auto_orient_size,
         description="Turn the picture upright using the camera's EXIF orientation, then reset the tag.",
     )
 )

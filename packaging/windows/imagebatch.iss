@@ -59,6 +59,9 @@ UninstallDisplayIcon={app}\{#AppExe}
 ; Explorer must re-read the "Open with" and folder-menu registrations.
 ChangesAssociations=yes
 CloseApplications=yes
+; "Send to" is a per-user folder even in an all-users install (it lands in the installing
+; admin's profile then); that is expected, so do not warn about it at compile time.
+UsedUserAreasWarning=no
 #ifdef SetupIcon
 SetupIconFile={#SetupIcon}
 #endif

@@ -324,6 +324,8 @@ class _Interrupts:
         self.signal = signum
         if self.runner is not None:
             self.runner.cancel()
+        else:  # still scanning or planning: nothing written yet, just stop
+            raise KeyboardInterrupt
 
 
 def _resume_item(item: Any, journal: Any, pipelines: dict[str, Any], limits: Any, output: Any) -> Any:
@@ -429,6 +431,19 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if problem:
             raise UsageError(f"cannot write the report: {problem}")
 
+    interrupts = _Interrupts()
+    interrupts.install()
+    try:
+        return _plan_and_run(args, pipeline, variants, output, limits, interrupts, out, err)
+    finally:
+        interrupts.restore()
+
+
+def _plan_and_run(args: argparse.Namespace, pipeline: Any, variants: list, output: Any, limits: Any,
+                  interrupts: _Interrupts, out: TextIO, err: TextIO) -> int:
+    from gui_app.core import plan as planning
+    from gui_app.core import scan as scanning
+
     entries = scanning.scan(args.inputs, recursive=args.recursive, **planning.scan_options_for(output))
     the_plan = planning.make_plan(entries, pipeline, output, limits, variants=variants)
     if args.dry_run:
@@ -455,17 +470,16 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     show_bar = not args.quiet and err.isatty()
     listener = _make_listener(err, show_bar)
-    interrupts = _Interrupts()
     runner = BatchRunner(mode=args.mode, workers=args.workers, limits=limits, listener=listener,
                          dask_scheduler=args.scheduler, transfer=args.transfer)
     interrupts.runner = runner
-    interrupts.install()
+    if interrupts.signal is not None:
+        runner.cancel()
     try:
         summary = runner.run(items, total=len(items), journal=journal, report=args.report)
     finally:
         runner.close()
         journal.close()
-        interrupts.restore()
         listener.end_bar()
     _print_summary(summary, listener, out, err, args.quiet)
     if interrupts.signal is not None:

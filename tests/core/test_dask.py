@@ -143,18 +143,28 @@ def test_outputs_and_codes_equal_processes_mode(cluster, mixed_inputs, reference
 
 
 def test_identical_chunks_get_distinct_dask_tasks(cluster, mixed_inputs, tmp_path):
-    """pure=False: submitting the very same chunk twice runs it twice."""
+    """pure=False: the very same chunk submitted twice is two Dask tasks, run twice
+    (Client.submit and client.get_executor() default to pure=True, which would
+    give both the same key and compute it once)."""
     specs = tuple(t for t in _tasks(mixed_inputs, tmp_path / "out", overwrite="overwrite")
                   if os.path.basename(t.input_path) == "same_a.jpg")
     pool = dask_backend.DaskPool(1, cluster[0].scheduler_address)
+    keys = []
     try:
         pool.start()
+        real_submit = pool.client.submit
+
+        def recording_submit(*args, **kwargs):
+            future = real_submit(*args, **kwargs)
+            keys.append(future.key)
+            return future
+
+        pool.client.submit = recording_submit
         first, second = pool.submit(None, specs), pool.submit(None, specs)
-        keys = {chunk.dask_future.key for chunk in pool.executor._live.values() if chunk.dask_future is not None}
         results = first.result(60) + second.result(60)
     finally:
         pool.shutdown()
-    assert len(keys) == 2 or all(r.ok for r in results)  # keys may be gone already if both finished
+    assert len(keys) == 2 and keys[0] != keys[1]
     assert [r.code for r in results] == [Code.OK, Code.OK]
 
 

@@ -681,6 +681,16 @@ class DaskPool(WorkerPool):
         except Exception:  # noqa: BLE001
             return []
 
+    def cluster_threads(self) -> int:
+        """Worker threads the cluster has now (0 when not connected): what a
+        caller may size its in-flight window by on a remote cluster."""
+        if self.client is None:
+            return 0
+        try:
+            return sum(self.client.nthreads().values())
+        except Exception:  # noqa: BLE001
+            return 0
+
     def rebuild(self) -> None:
         self.shutdown()
         self.start()

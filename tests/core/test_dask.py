@@ -292,6 +292,7 @@ def test_without_an_address_a_loopback_cluster_is_started_and_closed(corpus, tmp
             urllib.request.urlopen(f"http://127.0.0.1:{http.port}/status", timeout=10)
         assert page.value.code == 404
         pids = pool.worker_pids()
+        assert pool.cluster_threads() == 2
         assert len(pids) == 2 and os.getpid() not in pids  # worker processes, not threads
     finally:
         runner.close()

@@ -32,23 +32,18 @@ DRAIN_INTERVAL_MS = 50
 MODES = ("auto", "processes", "threads", "sequential", "dask")
 
 
-def _runner_module():
-    return runner
-
-
-class _Recorder:
-    """Listener side of the bridge. Runs on the runner's thread: record only."""
+class _Recorder(runner.BatchListener):
+    """The runner's listener. Runs on the runner's thread: it only records
+    (under a lock); the controller's timer drains it on the UI thread."""
 
     def __init__(self, controller: "BatchController", batch_id: int):
         self._controller = controller
-        self._batch_id = batch_id
+        self.batch_id = batch_id
         self._lock = threading.Lock()
         self._results: deque[TaskResult] = deque()
         self._progress = None
         self._started: tuple | None = None
 
-    # The BatchListener interface (duck-typed so the controller imports
-    # without the runner; wrapped in a real subclass in _make_listener).
     def started(self, total, mode, workers, reason):
         with self._lock:
             self._started = (total, mode, workers, reason)
@@ -62,9 +57,9 @@ class _Recorder:
             self._progress = p
 
     def finished(self, summary):
-        # A signal emitted from a foreign thread to a UI-thread QObject is
-        # queued: _on_finished runs on the UI thread.
-        self._controller._finished_from_thread.emit(self._batch_id, summary)
+        # Emitted from a foreign thread to a UI-thread QObject: queued, so
+        # _on_finished runs on the UI thread.
+        self._controller._finished_from_thread.emit(self.batch_id, summary)
 
     def drain(self):
         with self._lock:
@@ -73,25 +68,6 @@ class _Recorder:
             progress, self._progress = self._progress, None
             started, self._started = self._started, None
         return started, results, progress
-
-
-def _make_listener(recorder: _Recorder):
-    base = _runner_module().BatchListener
-
-    class Listener(base):  # type: ignore[misc, valid-type]
-        def started(self, total, mode, workers, reason):
-            recorder.started(total, mode, workers, reason)
-
-        def file_finished(self, result):
-            recorder.file_finished(result)
-
-        def progress(self, p):
-            recorder.progress(p)
-
-        def finished(self, summary):
-            recorder.finished(summary)
-
-    return Listener()
 
 
 class BatchController(QObject):
@@ -170,14 +146,14 @@ class BatchController(QObject):
         self._timer.start()
         self.running_changed.emit(True)
         try:
-            runner = self._get_runner(mode, workers, scheduler)
-            runner.listener = _make_listener(recorder)
+            batch_runner = self._get_runner(mode, workers, scheduler)
+            batch_runner.listener = recorder
             kwargs = {"total": len(tasks)}
             if report:
                 kwargs["report"] = report
-            runner.start(list(tasks), **kwargs)
+            batch_runner.start(list(tasks), **kwargs)
         except Exception as exc:  # a batch-level error: report it as a summary
-            self._finished_from_thread.emit(recorder._batch_id, self._error_summary(mode, workers, exc))
+            self._finished_from_thread.emit(recorder.batch_id, self._error_summary(mode, workers, exc))
 
     def cancel(self) -> None:
         """Ask the runner to stop; ``finished`` follows when it has."""
@@ -186,16 +162,16 @@ class BatchController(QObject):
 
     def shutdown(self) -> None:
         """Cancel any batch and close the warm worker pool (app exit)."""
-        runner, self._runner = self._runner, None
+        batch_runner, self._runner = self._runner, None
         self._runner_key = None
-        if runner is None:
+        if batch_runner is None:
             return
         try:
-            if getattr(runner, "is_running", False):
-                runner.cancel()
-                runner.wait(10)
+            if batch_runner.is_running:
+                batch_runner.cancel()
+                batch_runner.wait(10)
         finally:
-            runner.close()
+            batch_runner.close()
 
     # ------------------------------------------------------------ internals
     def _get_runner(self, mode: str, workers: int | None, scheduler: str | None):
@@ -204,19 +180,17 @@ class BatchController(QObject):
             return self._runner
         if self._runner is not None:
             self._runner.close()
-        runner_mod = _runner_module()
         kwargs = {"mode": mode, "workers": workers, "limits": self.limits}
         if mode == "dask":
             kwargs["dask_scheduler"] = scheduler or None
         else:
             kwargs["initializer"] = init_background_worker
-        self._runner = runner_mod.BatchRunner(**kwargs)
+        self._runner = runner.BatchRunner(**kwargs)
         self._runner_key = key
         return self._runner
 
     def _error_summary(self, mode, workers, exc):
-        summary_cls = _runner_module().Summary
-        return summary_cls(
+        return runner.Summary(
             total=self._total, ok=0, failed=0, skipped=0, cancelled=self._total,
             bytes_in=0, bytes_out=0, seconds=0.0, mode=mode, workers=workers or 0,
             batch_error=str(exc) or type(exc).__name__, report_path=None,
@@ -241,7 +215,7 @@ class BatchController(QObject):
 
     @Slot(int, object)
     def _on_finished(self, batch_id: int, summary) -> None:
-        if self._recorder is None or batch_id != self._recorder._batch_id:
+        if self._recorder is None or batch_id != self._recorder.batch_id:
             return
         self._drain()  # everything recorded before finished goes out first
         self._timer.stop()

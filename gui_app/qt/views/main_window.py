@@ -778,9 +778,9 @@ class MainWindow(QMainWindow):
                                     workers or os.cpu_count() or 1)
             self.run_bar.batch_started(len(items))
             self.log.add(f"Starting {len(plan.items)} file{'s' if len(plan.items) != 1 else ''}: {plan.describe()}.")
-            self._batch_t0 = time.monotonic()
             self.controller.start(items, mode=mode, workers=workers, scheduler=scheduler, report=report)
-            self.center_tabs.setCurrentWidget(self.log) if self.center_tabs.currentWidget() is self.plan_panel else None
+            if self.center_tabs.currentWidget() is self.plan_panel:
+                self.center_tabs.setCurrentWidget(self.log)  # the plan was seen; now the progress
             self.statusBar().showMessage("Working…")
 
         tasks.spawn(run(), on_error=lambda exc: self._refuse(f"The batch could not start: {exc}"), owner=self)

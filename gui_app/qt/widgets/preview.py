@@ -57,27 +57,30 @@ def _to_qimage(image) -> QImage:
     return QImage(data, image.width, image.height, image.width * 4, QImage.Format.Format_RGBA8888).copy()
 
 
-def compute_preview(path: str, pipeline: Pipeline, limits: Limits) -> PreviewData:
-    """Runs in a helper thread: decode the original, apply the pipeline."""
+def compute_preview(path: str, pipeline: Pipeline, limits: Limits, max_side: int | None = PREVIEW_MAX_SIDE) -> PreviewData:
+    """Runs in a helper thread: decode the original, apply the pipeline.
+    ``max_side=None`` renders the real output size (the 100 % view)."""
     from PIL import ImageOps
 
     from gui_app.core import engine, imageio
     from gui_app.core.formats import FORMATS, by_pillow_name
 
-    result = engine.render_preview(path, pipeline, limits, max_side=PREVIEW_MAX_SIDE)
+    result = engine.render_preview(path, pipeline, limits, max_side=max_side)
     original = imageio.open_image(path, limits)
     try:
         fmt = by_pillow_name(original.format)
         in_format = fmt.label if fmt else (original.format or "")
         in_w, in_h = original.size
-        try:
-            original.draft("RGB", (PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))
-        except Exception:
-            pass
+        if max_side:
+            try:
+                original.draft("RGB", (max_side, max_side))
+            except Exception:
+                pass
         before = ImageOps.exif_transpose(original)
         if before.width < before.height and in_w > in_h or before.width > before.height and in_w < in_h:
             in_w, in_h = in_h, in_w
-        before.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))
+        if max_side:
+            before.thumbnail((max_side, max_side))
         before_q = _to_qimage(before)
     finally:
         original.close()
@@ -322,6 +325,8 @@ class PreviewPanel(QWidget):
         zoom.addButton(self.actual_button)
         self.side_button.toggled.connect(self.view.set_side_by_side)
         self.actual_button.toggled.connect(self.view.set_actual_size)
+        # 100 % shows the real output pixels: render again at full size.
+        self.actual_button.toggled.connect(lambda _on: self.request(self._path, self._pipeline))
 
         self.info = QLabel("")
         self.info.setAccessibleName("Preview details")
@@ -395,7 +400,8 @@ class PreviewPanel(QWidget):
 
     async def _render(self, generation: int, path: str, pipeline: Pipeline) -> None:
         try:
-            data = await tasks.run_blocking(compute_preview, path, pipeline, self.limits)
+            max_side = None if self.actual_button.isChecked() else PREVIEW_MAX_SIDE
+            data = await tasks.run_blocking(compute_preview, path, pipeline, self.limits, max_side)
         except Exception as exc:
             if generation == self._generation:
                 self._show_error(path, exc)

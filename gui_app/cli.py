@@ -490,14 +490,15 @@ def _plan_and_run(args: argparse.Namespace, pipeline: Any, variants: list, outpu
     return EXIT_FAILED if summary.failed else EXIT_OK
 
 
-def cmd_presets(out: TextIO) -> int:
+def cmd_presets(out: TextIO, err: TextIO) -> int:
     from gui_app.core import presets
 
-    found = presets.list_presets()
-    items = found.values() if isinstance(found, dict) else found
-    for preset in items:
-        kind = "built-in" if getattr(preset, "builtin", False) else "user"
-        print(f"{preset.name:<16} {kind:<8} {getattr(preset, 'description', '')}", file=out)
+    errors: list[tuple[str, str]] = []
+    for preset in presets.list_presets(errors):
+        kind = "built-in" if preset.builtin else "user"
+        print(f"{preset.name:<16} {kind:<8} {preset.description}", file=out)
+    for path, reason in errors:
+        print(f"imagebatch: warning: preset {path} ignored: {reason}", file=err)
     return EXIT_OK
 
 
@@ -535,7 +536,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         if args.command == "run":
             return cmd_run(args, out, err)
         if args.command == "presets":
-            return cmd_presets(out)
+            return cmd_presets(out, err)
         if args.command == "ops":
             return cmd_ops(out)
         parser.print_help(out)

@@ -246,3 +246,18 @@ def test_temp_files_of_a_killed_run_are_swept_on_start(tmp_path, copy_corpus):
     assert run_cli("run", str(src), "-o", str(out_dir), "-q")[0] == 0
     assert not any(p.exists() for p in stale)
     assert (out_dir / "keep.txt").exists() and (out_dir / "hopper.jpg").exists()
+
+
+def test_presets_lists_user_presets_and_warns_about_broken_ones(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMAGEBATCH_CONFIG_DIR", str(tmp_path))
+    from gui_app.core import presets
+
+    folder = presets.user_presets_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mine.json").write_text(json.dumps({"name": "mine", "description": "my own",
+                                                  "steps": [{"op": "grayscale"}]}))
+    (folder / "broken.json").write_text("{not json")
+    code, out, err = run_cli("presets")
+    assert code == 0
+    assert "mine" in out and "user" in out and "my own" in out
+    assert "broken.json" in err and "ignored" in err

@@ -132,3 +132,15 @@ def child_pids(pid: int) -> list[int]:
         if int(fields[1]) == pid and fields[0] != "Z":
             kids.append(int(entry))
     return kids
+
+
+def init_worker_with_full_disk(limits=None):
+    """The real worker set-up, then writes past 4 KiB fail with EFBIG (a stand-in
+    for a full disk that needs no special file system: RLIMIT_FSIZE)."""
+    import resource
+
+    from gui_app.core import worker
+
+    worker.init_worker(limits)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))

@@ -208,3 +208,29 @@ def test_workers_die_when_the_parent_is_sigkilled(tmp_path, corpus):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE stand-in for a full disk")
+def test_disk_full_stops_early_leaves_no_partial_files_and_resumes(tmp_path, corpus):
+    from gui_app.core.journal import Journal
+    from tests.core import test_runner_fakes as fakes
+
+    folder = _inputs(tmp_path, corpus, 12)
+    out = tmp_path / "out"
+    big_png = Pipeline((OpSpec.make("encode", format="png"),))  # 128×128 PNG: well over 4 KiB
+    tasks = _tasks(folder, out, pipeline=big_png)
+    rec = Collect()
+    with BatchRunner(mode="processes", workers=2, listener=rec, chunk_files=1,
+                     initializer=fakes.init_worker_with_full_disk) as runner:
+        summary = runner.run(tasks, total=12, journal=str(out))
+    assert summary.batch_error and "disk is full" in summary.batch_error.lower()
+    assert any(r.code == Code.DISK_FULL for r in rec.results.values())
+    assert summary.cancelled > 0, "the batch did not stop early"
+    assert summary.total == 12 and summary.ok + summary.failed + summary.cancelled == 12
+    assert [p.name for p in out.iterdir() if not p.name.startswith(".imagebatch-journal")] == []
+    # space freed: a resumed run finishes the batch
+    rec = Collect()
+    with BatchRunner(mode="processes", workers=2, listener=rec) as runner:
+        summary = runner.run(_tasks(folder, out, pipeline=big_png), total=12,
+                             journal=Journal(str(out / ".imagebatch-journal.jsonl"), resume=True))
+    assert summary.ok == 12 and summary.batch_error is None

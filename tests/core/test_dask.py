@@ -12,7 +12,9 @@ import dataclasses
 import os
 import shutil
 import signal
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 import urllib.error
@@ -369,3 +371,45 @@ def test_a_file_that_kills_every_worker_is_worker_crash_alone(cluster, corpus, t
     assert rec.results["img01.jpg"].code == Code.WORKER_CRASH
     assert summary.ok == 5 and summary.failed == 1 and len(rec.events) == 6
     assert len(_outputs(tmp_path / "out")) == 5 and not _temps(tmp_path / "out")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_local_cluster_workers_die_when_the_app_is_sigkilled(corpus, tmp_path):
+    """RELIABILITY E: no orphan worker processes after the app is killed."""
+    folder, _ = _slow_inputs(tmp_path, corpus, 12, seconds=1.0)
+    root = Path(__file__).resolve().parents[2]
+    script = textwrap.dedent(f"""
+        import dataclasses, sys
+        sys.path.insert(0, {str(root)!r})
+        from gui_app.core.plan import make_plan
+        from gui_app.core.runner import BatchListener, BatchRunner
+        from gui_app.core.scan import scan
+        from gui_app.core.specs import Limits, OpSpec, OutputSpec, Pipeline
+
+        class Tell(BatchListener):
+            def file_finished(self, result):
+                print("PIDS", *runner.worker_pids, flush=True)
+
+        if __name__ == "__main__":  # spawned worker processes import this file too
+            pipe = Pipeline((OpSpec.make("resize", mode="long_edge", long_edge=32),))
+            tasks = [dataclasses.replace(t, test_fault="slow:1.0") for t in make_plan(
+                scan([{str(folder)!r}]), pipe, OutputSpec(out_dir={str(tmp_path / "out")!r}), Limits()).tasks()]
+            runner = BatchRunner(mode="dask", workers=2, listener=Tell())
+            runner.run(tasks, total=len(tasks))
+    """)
+    script_path = tmp_path / "app.py"
+    script_path.write_text(script)
+    env = {**os.environ, "IMAGEBATCH_TEST_FAULTS": "1"}
+    proc = subprocess.Popen([sys.executable, str(script_path)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        pids = [int(p) for p in line.split()[1:]]
+        assert line.startswith("PIDS") and len(pids) == 2 and all(_alive(p) for p in pids)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in pids)

@@ -501,6 +501,7 @@ class MainWindow(QMainWindow):
             if found and self.input_view.currentIndex().row() < 0:
                 self.input_view.setCurrentIndex(self.filter_model.index(0, 0))
             self._schedule_plan()
+            self._update_example()  # the example now uses the first real input
             self.scan_finished.emit()
 
         tasks.spawn(run(), on_error=lambda exc: self.show_message(f"Scanning stopped: {exc}"), owner=self)

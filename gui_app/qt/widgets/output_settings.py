@@ -104,6 +104,7 @@ class OutputSettings(QWidget):
         tokens.setToolTip("Insert a token into the name")
         tokens.setAccessibleName("Insert a name token")
         tokens.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        tokens.setObjectName("iconMenuButton")
         menu = QMenu(tokens)
         for token, meaning in _tokens():
             action = menu.addAction(f"{token}   {meaning}")

@@ -20,12 +20,12 @@ COLUMNS = ("Input", "Output", "What happens")
 #: action -> (label, tint colour or None)
 ACTIONS = {
     "process": ("Write", None),
-    "overwrite": ("Replace the existing file", "#d99a1e"),
-    "rename": ("Write under a new name", "#3b82c4"),
+    "overwrite": ("Replace", "#d99a1e"),
+    "rename": ("New name", "#3b82c4"),
     "skip": ("Skip", "#8a8f98"),
-    "conflict": ("Name conflict", "#d9453b"),
+    "conflict": ("Conflict", "#d9453b"),
     "unsafe": ("Refused", "#d9453b"),
-    "not_regular": ("Skip (not a regular file)", "#8a8f98"),
+    "not_regular": ("Skip", "#8a8f98"),
 }
 
 
@@ -75,12 +75,11 @@ class PlanModel(QAbstractTableModel):
                 return os.path.basename(item.input_path)
             if col == 1:
                 return self._short(item.output_path)
-            text = label
-            if item.note and item.action != "process":
-                text = f"{label}: {item.note}"
-            return text
+            return label
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [item.input_path, f"→ {item.output_path or 'nothing is written'}"]
+            if item.action != "process":
+                lines.append(f"{label}.")
             if item.note:
                 lines.append(item.note)
             return "\n".join(lines)
@@ -115,19 +114,39 @@ class PlanPanel(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
-        header.resizeSection(0, 200)
-        header.resizeSection(2, 200)
+        header.resizeSection(0, 150)
+        header.resizeSection(2, 90)
+        self.details = QLabel("")
+        self.details.setWordWrap(True)
+        self.details.setProperty("role", "hint")
+        self.details.setAccessibleName("Selected plan item")
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.view.selectionModel().currentRowChanged.connect(self._show_details)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.summary)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.details)
+
+    def _show_details(self, current, _previous=None) -> None:
+        if not current.isValid() or current.row() >= len(self.model.items):
+            self.details.setText("")
+            return
+        item = self.model.items[current.row()]
+        label = ACTIONS.get(item.action, (item.action, None))[0]
+        text = f"{item.input_path} → {item.output_path or 'nothing is written'}"
+        if item.action != "process":
+            text += f"\n{label}: {item.note}" if item.note else f"\n{label}."
+        self.details.setText(text)
 
     def set_plan(self, plan, output_root: str | None) -> None:
         self.model.set_plan(plan.items, output_root)
+        self.details.setText("")
         self.summary.setText(f"{len(plan.items)} planned: {plan.describe()}.")
 
     def set_message(self, text: str) -> None:
         self.model.set_plan([], None)
+        self.details.setText("")
         self.summary.setText(text)
 
     def flagged_rows(self) -> list[int]:

@@ -59,6 +59,7 @@ class PresetBar(QWidget):
         self.menu_button.setText("Manage")
         self.menu_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu_button.setObjectName("iconMenuButton")
         self.menu_button.setToolTip("Save, rename, delete, import or export presets")
         self.menu_button.setAccessibleName("Manage presets")
         menu = QMenu(self)

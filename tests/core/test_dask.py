@@ -172,7 +172,7 @@ def test_identical_chunks_get_distinct_dask_tasks(cluster, mixed_inputs, tmp_pat
 
 def _slow_inputs(tmp_path, corpus, n, seconds=0.3):
     folder = tmp_path / "in"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     for i in range(n):
         shutil.copy(corpus / "formats/hopper.jpg", folder / f"img{i:02d}.jpg")
     return folder, {f"img{i:02d}.jpg": f"slow:{seconds}" for i in range(n)}
@@ -413,3 +413,25 @@ def test_local_cluster_workers_die_when_the_app_is_sigkilled(corpus, tmp_path):
     while time.monotonic() < deadline and any(_alive(p) for p in pids):
         time.sleep(0.2)
     assert not any(_alive(p) for p in pids)
+
+
+def test_bytes_transfer_replace_originals_keeps_a_backup_and_the_dates(cluster, corpus, tmp_path):
+    """The controller-side write honours the same flow as the worker's own."""
+    results = {}
+    for mode in ("sequential", "dask"):
+        folder, _ = _slow_inputs(tmp_path / mode, corpus, 2)
+        stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+        output = OutputSpec(destination="beside", replace_originals=True, backup_dir=str(tmp_path / mode / "backup"),
+                            overwrite="overwrite", keep_dates=True)
+        tasks = make_plan(scan([str(folder)]), PIPELINE, output, Limits()).tasks()
+        assert all(t.backup_path for t in tasks)
+        runner = (_dask_runner(cluster, Collect(), "bytes") if mode == "dask"
+                  else BatchRunner(mode="sequential", listener=Collect()))
+        with runner:
+            assert runner.run(tasks, total=2).ok == 2
+        backup = tmp_path / mode / "backup"
+        assert {p.name: p.read_bytes() for p in backup.iterdir()} == {
+            n: (corpus / "formats/hopper.jpg").read_bytes() for n in stamps}
+        assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps  # keep dates
+        results[mode] = _outputs(folder)
+    assert results["dask"] == results["sequential"]

@@ -317,7 +317,7 @@ class _Interrupts:
             if self.runner is not None:
                 for pid in list(self.runner.worker_pids):
                     try:
-                        os.kill(pid, signal.SIGKILL)
+                        os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
                     except OSError:
                         pass
             os._exit(EXIT_INTERRUPTED)

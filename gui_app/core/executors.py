@@ -263,16 +263,7 @@ class ProcessPool(WorkerPool):
         return [p.pid for p in self._processes() if p.pid is not None]
 
     def kill_workers(self) -> list[int]:
-        killed = []
-        for proc in self._processes():
-            if proc.pid is None:
-                continue
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-                killed.append(proc.pid)
-            except (ProcessLookupError, PermissionError):
-                pass
-        return killed
+        return [proc.pid for proc in self._processes() if _kill(proc)]
 
     def shutdown(self) -> None:
         """Stop the pool without ever blocking for long (3.11: kill, then join briefly)."""
@@ -283,11 +274,7 @@ class ProcessPool(WorkerPool):
         processes = list((getattr(executor, "_processes", None) or {}).values())
         manager = getattr(executor, "_executor_manager_thread", None)
         for proc in processes:
-            try:
-                if proc.pid is not None and proc.exitcode is None:
-                    os.kill(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError, ValueError):
-                pass
+            _kill(proc)
         try:
             executor.shutdown(wait=False, cancel_futures=True)
         except Exception:  # noqa: BLE001 - a broken pool may complain; it is gone anyway
@@ -300,6 +287,18 @@ class ProcessPool(WorkerPool):
                 proc.join(timeout=max(0.0, deadline - time.monotonic()))
             except Exception:  # noqa: BLE001
                 pass
+
+
+def _kill(proc: multiprocessing.process.BaseProcess) -> bool:
+    """SIGKILL on POSIX, TerminateProcess on Windows; never a recycled pid
+    (the process object knows when its child was already reaped)."""
+    if proc.pid is None:
+        return False
+    try:
+        proc.kill()
+        return True
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def default_initializer(mode: str) -> Callable[..., Any]:

@@ -181,14 +181,15 @@ def _cancelled(spec: TaskSpec) -> TaskResult:
     return TaskResult.failure(spec, Code.CANCELLED, "cancelled before it started")
 
 
-def _output_from_lost_attempt(spec: TaskSpec) -> TaskResult | None:
+def _output_from_lost_attempt(spec: TaskSpec, source: str | None = None) -> TaskResult | None:
     """After a worker loss Dask re-runs the whole chunk: an output that the lost
     attempt already wrote is ours if it is byte-identical to what this task
-    produces (encoding is deterministic). Returns an OK result, else None."""
+    produces from ``source`` (default: its input; encoding is deterministic).
+    Returns an OK result, else None."""
     from . import worker
 
     try:
-        with open(spec.input_path, "rb") as fh:
+        with open(source or spec.input_path, "rb") as fh:
             data = fh.read()
         existing_size = os.path.getsize(spec.output_path)
     except OSError:
@@ -208,12 +209,15 @@ def _output_from_lost_attempt(spec: TaskSpec) -> TaskResult | None:
 def _run_shared_task(spec: TaskSpec) -> TaskResult:
     from . import worker
 
-    if (spec.overwrite != OverwritePolicy.OVERWRITE and not spec.backup_path
-            and os.path.lexists(spec.output_path)):
+    earlier = None
+    if spec.backup_path:
+        # "Replace originals": a lost attempt already made the backup and
+        # replaced the original; the backup is the real input now.
+        if os.path.lexists(spec.backup_path):
+            earlier = _output_from_lost_attempt(spec, source=spec.backup_path)
+    elif spec.overwrite != OverwritePolicy.OVERWRITE and os.path.lexists(spec.output_path):
         earlier = _output_from_lost_attempt(spec)
-        if earlier is not None:
-            return earlier
-    return worker.run_task(spec)
+    return earlier if earlier is not None else worker.run_task(spec)
 
 
 def run_shared_chunk(specs: Sequence[TaskSpec], stop_name: str | None,

@@ -435,3 +435,18 @@ def test_bytes_transfer_replace_originals_keeps_a_backup_and_the_dates(cluster, 
         assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps  # keep dates
         results[mode] = _outputs(folder)
     assert results["dask"] == results["sequential"]
+
+
+def test_a_rerun_replace_originals_task_finds_its_backup_and_reports_ok(corpus, tmp_path):
+    """Shared transfer, "replace originals": the lost attempt made the backup and
+    replaced the original; the re-run must not process its own output again."""
+    folder, _ = _slow_inputs(tmp_path, corpus, 1)
+    output = OutputSpec(destination="beside", replace_originals=True, backup_dir=str(tmp_path / "backup"),
+                        overwrite="overwrite")
+    tasks = make_plan(scan([str(folder)]), PIPELINE, output, Limits()).tasks()
+    first = dask_backend.run_shared_chunk(tasks, None)
+    replaced = (folder / "img00.jpg").read_bytes()
+    again = dask_backend.run_shared_chunk(tasks, None)
+    assert first[0].ok and again[0].ok and again[0].message == dask_backend.LOST_ATTEMPT_NOTE
+    assert (folder / "img00.jpg").read_bytes() == replaced
+    assert (tmp_path / "backup" / "img00.jpg").read_bytes() == (corpus / "formats/hopper.jpg").read_bytes()

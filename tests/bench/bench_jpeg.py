@@ -70,7 +70,8 @@ def runner_contenders(tasks, work: Path, workers: int, modes, runners: list) -> 
         def after(row: bl.Row, seen=seen, mode=mode) -> None:
             row.note = f"chose {seen.mode} × {seen.workers}" + (f": {seen.reason}" if mode == "auto" else "")
 
-        found.append(bl.Contender(bl.Row(label, len(tasks)), partial(bl.run_runner, runner, mine, out), after=after))
+        found.append(bl.Contender(bl.Row(label, len(tasks)), partial(bl.run_runner, runner, mine, out), after=after,
+                                  worker_pids=lambda runner=runner: list(runner.worker_pids)))
     return found
 
 

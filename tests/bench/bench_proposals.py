@@ -144,7 +144,8 @@ def runner_contender(label: str, mode: str, workers: int | None, patches: str, t
     def after(row, seen=seen):
         row.note = f"{seen.mode} × {seen.workers}; patches: {patches or 'none'}"
 
-    return bl.Contender(bl.Row(label, len(tasks)), run, after=after)
+    return bl.Contender(bl.Row(label, len(tasks)), run, after=after,
+                        worker_pids=lambda: list(runner.worker_pids))
 
 
 def main(argv=None) -> dict:

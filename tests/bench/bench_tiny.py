@@ -97,7 +97,7 @@ def main(argv=None) -> dict:
                 row.note = f"chose {seen.mode} × {seen.workers}: {seen.reason}"
 
             contenders.append(bl.Contender(bl.Row(label, count), partial(bl.run_runner, runner, mine, out),
-                                           after=after))
+                                           after=after, worker_pids=lambda runner=runner: list(runner.worker_pids)))
         contenders.append(bl.Contender(bl.Row("runner API: auto (cold: new runner)", count,
                                               note="pool start-up included (the GUI's first batch)"),
                                        partial(cold_auto, bl.retarget(tasks, work / "cold"), work / "cold")))

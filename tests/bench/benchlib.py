@@ -77,6 +77,13 @@ class Row:
     times: list[float] = field(default_factory=list)  # seconds per repetition
     note: str = ""
     extra: dict[str, str] = field(default_factory=dict)  # extra columns (PSNR…)
+    cpu: list[float] = field(default_factory=list)  # CPU seconds (all processes) per repetition
+
+    @property
+    def cpu_ms_per_image(self) -> float:
+        """CPU cost per image, best repetition: independent of how many cores
+        the other users of the machine left us (unlike images/s)."""
+        return 1000 * min(self.cpu) / self.images if self.cpu else float("nan")
 
     @property
     def best(self) -> float:
@@ -88,7 +95,8 @@ class Row:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "images": self.images, "best_s": self.best, "images_per_s": self.rate,
-                "times": self.times, "note": self.note, **self.extra}
+                "times": self.times, "cpu_s": self.cpu, "cpu_ms_per_image": self.cpu_ms_per_image,
+                "note": self.note, **self.extra}
 
 
 def best_of(repeats: int, run_once: Callable[[], float | None], setup: Callable[[], None] | None = None) -> list[float]:
@@ -114,20 +122,22 @@ def print_table(title: str, rows: Sequence[Row], baseline: str, out=sys.stdout) 
                 extra_keys.append(k)
     width = max([len(r.name) for r in rows] + [20])
     print(f"\n## {title}", file=out)
-    head = f"{'row':<{width}} {'images':>6} {'best s':>8} {'img/s':>8} {'vs base':>8}"
+    head = f"{'row':<{width}} {'images':>6} {'best s':>8} {'img/s':>8} {'vs base':>8} {'CPU ms/img':>10}"
     head += "".join(f" {k:>10}" for k in extra_keys) + "  note"
     print(head, file=out)
     print("-" * len(head), file=out)
     for r in rows:
         if not r.times:
-            line = f"{r.name:<{width}} {r.images:>6} {'-':>8} {'-':>8} {'-':>8}"
+            line = f"{r.name:<{width}} {r.images:>6} {'-':>8} {'-':>8} {'-':>8} {'-':>10}"
         else:
             ratio = f"{r.rate / base.rate:7.2f}x" if base else "-"
-            line = f"{r.name:<{width}} {r.images:>6} {r.best:>8.3f} {r.rate:>8.1f} {ratio:>8}"
+            cpu = f"{r.cpu_ms_per_image:10.1f}" if r.cpu else f"{'-':>10}"
+            line = f"{r.name:<{width}} {r.images:>6} {r.best:>8.3f} {r.rate:>8.1f} {ratio:>8} {cpu}"
         line += "".join(f" {r.extra.get(k, ''):>10}" for k in extra_keys)
         print(line + (f"  {r.note}" if r.note else ""), file=out)
     if base:
-        print(f"(baseline = {baseline!r}; best of {len(base.times)} runs; all rows measured in this run)", file=out)
+        print(f"(baseline = {baseline!r}; best of {len(base.times)} runs; all rows measured in this run; "
+              "CPU ms/img = CPU time of every process involved, best run)", file=out)
 
 
 def ratio(rows: Sequence[Row], a: str, b: str) -> float | None:
@@ -270,7 +280,7 @@ def _star(args):
     return fn(*a)
 
 
-def naive_loop(fn: Callable, jobs: Sequence[tuple], processes: int = 1) -> float:
+def naive_loop(fn: Callable, jobs: Sequence[tuple], processes: int = 1) -> "float | Timing":
     """Run ``fn(*job)`` for every job, in this process or a spawn pool whose
     start-up is NOT timed (the pool is created and warmed first)."""
     if processes <= 1:
@@ -283,9 +293,13 @@ def naive_loop(fn: Callable, jobs: Sequence[tuple], processes: int = 1) -> float
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(processes) as pool:
         pool.map(abs, range(processes * 4))  # start the workers
+        pids = [p.pid for p in pool._pool]  # noqa: SLF001 - for their CPU time only
+        cpu0 = own_cpu_seconds() + proc_cpu_seconds(pids)
         t = time.perf_counter()
         pool.map(_star, [(fn, j) for j in jobs], chunksize=1)
-        return time.perf_counter() - t
+        elapsed = time.perf_counter() - t
+        cpu = own_cpu_seconds() + proc_cpu_seconds(pids) - cpu0
+    return Timing(elapsed, cpu)
 
 
 # --------------------------------------------------------------------------- imagebatch helpers
@@ -396,8 +410,11 @@ async function worker() {
   }
 }
 const t = process.hrtime.bigint();
+const cpu0 = process.cpuUsage();
 Promise.all(Array.from({length: Number(inFlight)}, worker)).then(() => {
+  const cpu = process.cpuUsage(cpu0);
   console.log(JSON.stringify({seconds: Number(process.hrtime.bigint() - t) / 1e9,
+                              cpu_seconds: (cpu.user + cpu.system) / 1e6,
                               libvips: sharp.versions.vips, concurrency: sharp.concurrency()}));
 });
 """
@@ -462,6 +479,36 @@ def vips_command(files: Sequence[Path], out_dir: Path, kind: str) -> list[str] |
     return [exe, "-s", "720x540", "-o", f"{out_dir}/%s.png[compression=6,filter=none]", *map(str, files)]
 
 
+def proc_cpu_seconds(pids: Iterable[int]) -> float:
+    """utime + stime of live processes, from /proc (Linux; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def own_cpu_seconds() -> float:
+    """CPU of this process (all threads) plus every child already waited for."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+@dataclass
+class Timing:
+    """What a run may return instead of bare seconds: with its own CPU figure."""
+
+    seconds: float
+    cpu_seconds: float | None = None
+
+
 @dataclass
 class Contender:
     """A row plus how to run it once (returns its own seconds or None to be timed from outside)."""
@@ -470,6 +517,8 @@ class Contender:
     run: Callable[[], float | None] | None  # None: the row is filled in by another contender
     setup: Callable[[], None] | None = None
     after: Callable[[Row], None] | None = None  # once, after all rounds (e.g. PSNR of an output)
+    #: Long-lived worker processes whose CPU belongs to this row (warm pools).
+    worker_pids: Callable[[], list[int]] | None = None
 
 
 def measure_interleaved(contenders: Sequence[Contender], repeats: int) -> list[Row]:
@@ -483,12 +532,22 @@ def measure_interleaved(contenders: Sequence[Contender], repeats: int) -> list[R
             try:
                 if c.setup is not None:
                     c.setup()
+                pids = c.worker_pids() if c.worker_pids else []
+                cpu0 = own_cpu_seconds() + proc_cpu_seconds(pids)
                 started = time.perf_counter()
                 own = c.run()
-                c.row.times.append(own if own is not None else time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
+                cpu = own_cpu_seconds() + proc_cpu_seconds(c.worker_pids() if c.worker_pids else pids) - cpu0
+                if isinstance(own, Timing):
+                    c.row.times.append(own.seconds)
+                    c.row.cpu.append(own.cpu_seconds if own.cpu_seconds is not None else cpu)
+                else:
+                    c.row.times.append(own if own is not None else elapsed)
+                    c.row.cpu.append(cpu)
             except Exception as exc:  # noqa: BLE001 - a broken row must not end the benchmark
                 failed.add(i)
                 c.row.times.clear()
+                c.row.cpu.clear()
                 c.row.note = f"FAILED: {type(exc).__name__}: {str(exc)[:200]}"
         print(f"  round {round_no + 1}/{repeats} done", file=sys.stderr, flush=True)
     for i, c in enumerate(contenders):
@@ -521,12 +580,12 @@ def external_contenders(kind: str, inputs: Sequence[Path], inputs_dir: Path, wor
         wall_row = Row("sharp incl. node start-up", len(inputs), note="whole `node` process")
         row = Row(f"sharp ({in_flight} in flight)", len(inputs))
 
-        def run_sharp_once() -> float:
+        def run_sharp_once() -> Timing:
             wall, own, info = run_sharp(kind, inputs_dir, out, in_flight, sharp_dir)
             wall_row.times.append(wall)
             row.note = (f"libvips {info.get('libvips')}, {in_flight} in flight, "
                         f"vips threads {info.get('concurrency')}, node start-up excluded")
-            return own
+            return Timing(own, info.get("cpu_seconds"))
 
         def after(r: Row) -> None:
             if reference is not None:

@@ -265,6 +265,27 @@ class ProcessPool(WorkerPool):
     def kill_workers(self) -> list[int]:
         return [proc.pid for proc in self._processes() if _kill(proc)]
 
+    def death_reason(self) -> str:
+        """How a worker of a broken pool died, e.g. "killed by SIGSEGV" ("" if unknown).
+
+        The stdlib terminates the surviving workers with SIGTERM after one dies,
+        so the first other reason is the culprit's."""
+        for proc in self._processes():
+            try:
+                proc.join(timeout=1.0)
+                code = proc.exitcode
+            except (OSError, ValueError, AssertionError):
+                continue
+            if code is None or code == 0 or code == -signal.SIGTERM:
+                continue
+            if code < 0:
+                try:
+                    return f"killed by {signal.Signals(-code).name}"
+                except ValueError:
+                    return f"killed by signal {-code}"
+            return f"exited with code {code}"
+        return ""
+
     def shutdown(self) -> None:
         """Stop the pool without ever blocking for long (3.11: kill, then join briefly)."""
         executor = self.executor

@@ -762,9 +762,10 @@ class _Batch:
                 self._record_all([spec], Code.CANCELLED, "cancelled while running")
                 self.pool.shutdown()
                 return
+            how = getattr(self.pool, "death_reason", lambda: "")() or "killed by a signal or crashed"
             self._record(TaskResult.failure(
                 spec, Code.WORKER_CRASH,
-                "the worker process died while processing this file (killed by a signal or crashed); "
+                f"the worker process died while processing this file ({how}); "
                 "the other files were not affected"), spec)
             self._rebuild_pool()
             return

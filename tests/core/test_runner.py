@@ -193,6 +193,7 @@ def test_crash_isolation_marks_only_the_guilty_file(tmp_path):
         runner.close()
     codes = rec.codes()
     assert codes[4] == Code.WORKER_CRASH and codes[11] == Code.WORKER_CRASH
+    assert "SIGKILL" in rec.results[4].message and "SIGSEGV" in rec.results[11].message
     assert [i for i, c in codes.items() if c != Code.OK] == [4, 11]
     assert (summary.ok, summary.failed, summary.total) == (14, 2, 16)
     assert len([n for n in os.listdir(tmp_path) if n.endswith(".out")]) == 14

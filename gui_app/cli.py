@@ -200,6 +200,9 @@ def build_settings(args: argparse.Namespace) -> tuple[Any, list, Any, Any]:
             pipeline = preset.pipeline
             out_overrides.update(dict(getattr(preset, "output", None) or {}))
             variants = list(getattr(preset, "variants", None) or ())
+            if variants and (args.long_edge or args.fit or args.fill or args.scale):
+                raise UsageError(f"the preset {preset.name!r} writes several sizes; "
+                                 "a size option would make them all the same")
         else:
             pipeline = Pipeline(steps=(OpSpec.make("auto_orient"),))
         pipeline = registry.validate_pipeline(apply_overrides(pipeline, args))

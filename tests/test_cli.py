@@ -261,3 +261,14 @@ def test_presets_lists_user_presets_and_warns_about_broken_ones(tmp_path, monkey
     assert code == 0
     assert "mine" in out and "user" in out and "my own" in out
     assert "broken.json" in err and "ignored" in err
+
+
+def test_fan_out_preset_writes_every_variant_and_refuses_one_size(tmp_path, copy_corpus):
+    src = copy_corpus("camera/Reconyx_HC500_Hyperfire.jpg")
+    out_dir = tmp_path / "out"
+    code, _, err = run_cli("run", str(src), "-o", str(out_dir), "--preset", "responsive-web", "--long-edge", "100")
+    assert code == 2 and "several sizes" in err
+    code, _, err = run_cli("run", str(src), "-o", str(out_dir), "--preset", "responsive-web", "-q")
+    assert code == 0, err
+    names = [p.name for p in outputs(out_dir)]
+    assert len(names) >= 3 and len({Image.open(p).size for p in outputs(out_dir)}) >= 3, names

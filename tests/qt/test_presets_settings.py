@@ -5,7 +5,7 @@ from __future__ import annotations
 import configparser
 import json
 
-from gui_app.core import presets
+from gui_app.core import presets, registry
 from gui_app.core.specs import OpSpec, OutputSpec, Pipeline
 from gui_app.qt.views.main_window import MainWindow
 
@@ -113,10 +113,17 @@ def test_settings_are_remembered_as_primitive_values(make_window, config_dir, tm
     assert [a.data() for a in second.recent_menu.actions()] == [str(tmp_path)]
 
 
-def test_corrupt_settings_fall_back_to_defaults(make_window, config_dir):
-    config_dir.mkdir(parents=True, exist_ok=True)
-    (config_dir / "gui.ini").write_text("[pipeline]\nsteps=[{\"op\": 5}]\n[output]\nspec=not json\n")
+def test_bad_remembered_values_fall_back_to_defaults(make_window, config_dir):
+    from gui_app.qt.settings import Settings
+    from gui_app.qt.views.main_window import DEFAULT_PIPELINE
+
+    stored = Settings()
+    stored.set_json("pipeline/steps", [{"op": "resize", "long_edge": -5}])
+    stored.set_json("output/spec", {"out_dir": 5, "template": "{stem}_x", "keep_dates": "yes"})
+    stored.sync()
     window = make_window()
     assert isinstance(window, MainWindow)
-    assert window.pipeline_editor.error() is None
-    assert window.output_settings.output_spec().out_dir
+    assert window.pipeline_editor.valid_pipeline() == registry.validate_pipeline(DEFAULT_PIPELINE)
+    out = window.output_settings.output_spec()
+    assert out.out_dir and out.out_dir != "5"  # the default folder
+    assert out.template == "{stem}_x" and out.keep_dates is False

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui_app import APP_NAME
+from gui_app.core import registry
 from gui_app.core.specs import Limits, OpSpec, OutputSpec, Pipeline, SpecError, Status
 
 from .. import tasks
@@ -354,19 +355,11 @@ class MainWindow(QMainWindow):
         data = s.get_json("pipeline/steps")
         if isinstance(data, list):
             try:
-                pipeline = Pipeline.from_list(data)
-            except SpecError:
+                pipeline = registry.validate_pipeline(Pipeline.from_list(data))
+            except SpecError:  # edited by hand or from an older version
                 pipeline = DEFAULT_PIPELINE
         self.pipeline_editor.set_pipeline(pipeline)
-        output = OutputSpec(out_dir=default_output_folder())
-        data = s.get_json("output/spec")
-        if isinstance(data, dict):
-            known = {f.name for f in dataclasses.fields(OutputSpec)}
-            try:
-                output = OutputSpec(**{k: v for k, v in data.items() if k in known})
-            except TypeError:
-                pass
-        self.output_settings.set_output_spec(output)
+        self.output_settings.set_output_spec(self._output_from_settings(s.get_json("output/spec")))
         self.run_settings.set_values(s.get_str("run/mode", "auto"), s.get_int("run/workers", 0) or None,
                                      s.get_str("run/scheduler", "") or None)
         self.recursive.setChecked(s.get_bool("inputs/recursive", True))
@@ -379,6 +372,22 @@ class MainWindow(QMainWindow):
             self._variant_steps = tuple(preset.variant_steps)
             self._update_variant_note()
         self._update_recent_menu()
+
+    @staticmethod
+    def _output_from_settings(data) -> OutputSpec:
+        """The remembered OutputSpec; a field of the wrong type keeps its default."""
+        default = OutputSpec(out_dir=default_output_folder())
+        if not isinstance(data, dict):
+            return default
+        values = {}
+        for f in dataclasses.fields(OutputSpec):
+            value, current = data.get(f.name, getattr(default, f.name)), getattr(default, f.name)
+            if f.name in ("out_dir", "backup_dir"):
+                ok = value is None or isinstance(value, str)
+            else:
+                ok = type(value) is type(current)
+            values[f.name] = value if ok else current
+        return OutputSpec(**values)
 
     def _first_run_size(self) -> QSize:
         """1400×860, or 90 % of a smaller screen."""

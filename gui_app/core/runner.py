@@ -117,20 +117,16 @@ class _Chunk:
     than "skipped: the output already exists".
     """
 
-    __slots__ = ("specs", "submitted", "started", "isolated", "fresh")
+    __slots__ = ("specs", "started", "fresh")
 
-    def __init__(self, specs: tuple[TaskSpec, ...], isolated: bool = False,
-                 fresh: frozenset[int] | None = None):
+    def __init__(self, specs: tuple[TaskSpec, ...], fresh: frozenset[int] | None = None):
         self.specs = specs
-        self.submitted = 0.0
-        self.started: float | None = None
-        self.isolated = isolated
+        self.started: float | None = None  # first seen running (deadline clock)
         self.fresh = fresh
 
     def singles(self) -> list["_Chunk"]:
         """One chunk per task, for re-running suspects alone."""
-        return [_Chunk((spec,), isolated=True,
-                       fresh=None if self.fresh is None else self.fresh & {spec.task_id})
+        return [_Chunk((spec,), fresh=None if self.fresh is None else self.fresh & {spec.task_id})
                 for spec in self.specs]
 
 
@@ -526,7 +522,6 @@ class _Batch:
             future = self.pool.submit(functools.partial(executors.call_in_worker, self.task_fn), specs)
         else:
             future = self.pool.submit(self.task_fn, specs)
-        chunk.submitted = time.monotonic()
         self.inflight[future] = chunk
         future.add_done_callback(self.results.put)
         return future

@@ -488,3 +488,16 @@ def test_threads_mode_reports_timeout_and_goes_on(tmp_path):
     deadline = time.monotonic() + 10  # let the abandoned thread end before the test does
     while not os.path.exists(stuck_output) and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def test_warm_pool_with_a_worker_killed_between_batches(tmp_path):
+    rec = Recorder()
+    runner = fake_runner("processes", rec)
+    try:
+        assert runner.run(make_specs(tmp_path / "a", 4), total=4).ok == 4
+        os.kill(runner.worker_pids[0], signal.SIGKILL)
+        runner.listener = rec = Recorder()
+        summary = runner.run(make_specs(tmp_path / "b", 6), total=6)
+    finally:
+        runner.close()
+    assert summary.ok == 6 and summary.failed == 0 and summary.batch_error is None

@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self._scans = 0
         self._scan_generation = 0
         self._close_after_batch = False
+        self._starting = False  # planning before the runner starts
         self._closing_confirmed = False
         self._last_output_root: str | None = None
         self._last_summary = None
@@ -727,7 +728,7 @@ class MainWindow(QMainWindow):
 
     # ================================================================= runs
     def _update_run_state(self) -> None:
-        running = self.controller.is_running
+        running = self.controller.is_running or self._starting
         has_inputs = bool(self.model.rows)
         valid = self.pipeline_editor.error() is None
         self.start_action.setEnabled(not running and has_inputs and valid)
@@ -752,7 +753,7 @@ class MainWindow(QMainWindow):
 
     def start_batch(self, only_failed: bool = False) -> bool:
         """Plan and start a batch. Returns False (with a message) if it cannot start."""
-        if self.controller.is_running:
+        if self.controller.is_running or self._starting:
             return False
         if self.is_scanning:
             self.show_message("Still looking for images; start again in a moment.")
@@ -775,11 +776,15 @@ class MainWindow(QMainWindow):
         mode, workers, scheduler = self.run_settings.values()
         self._schedule_save()
         self.failed_only.setChecked(False)
+        self._starting = True
+        self._update_run_state()
+        self.statusBar().showMessage("Planning…")
 
         async def run():
-            plan = await tasks.run_blocking(self._make_plan_now, entries, pipeline, output)
-            if self.controller.is_running:
-                return
+            try:
+                plan = await tasks.run_blocking(self._make_plan_now, entries, pipeline, output)
+            finally:
+                self._starting = False
             items = [item.task if item.task is not None else item.result() for item in plan.items]
             self.plan_panel.set_plan(plan, output.out_dir if output.destination == "folder" else None)
             self._last_output_root = output.out_dir if output.destination == "folder" else os.path.dirname(rows[0].path)
@@ -793,7 +798,11 @@ class MainWindow(QMainWindow):
                 self.center_tabs.setCurrentWidget(self.log)  # the plan was seen; now the progress
             self.statusBar().showMessage("Working…")
 
-        tasks.spawn(run(), on_error=lambda exc: self._refuse(f"The batch could not start: {exc}"), owner=self)
+        def failed(exc: BaseException) -> None:
+            self._update_run_state()
+            self._refuse(f"The batch could not start: {exc}")
+
+        tasks.spawn(run(), on_error=failed, owner=self)
         return True
 
     def _report_path(self, output: OutputSpec) -> str:

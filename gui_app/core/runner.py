@@ -55,6 +55,11 @@ DRAIN_BUDGET_S = 0.5
 
 @dataclass(frozen=True)
 class Progress:
+    """Where a batch is. ``total`` and ``bytes_total`` are None while unknown
+    (a streaming plan); ``done`` counts every outcome (ok, failed, skipped,
+    cancelled); ``images_per_s`` counts files that actually ran; ``current``
+    is the last input that finished."""
+
     done: int
     total: int | None
     bytes_done: int
@@ -66,6 +71,11 @@ class Progress:
 
 @dataclass(frozen=True)
 class Summary:
+    """The end of a batch: ``total == ok + failed + skipped + cancelled``;
+    ``bytes_in``/``bytes_out`` are those of the files written; ``batch_error``
+    is set when the whole batch stopped (workers could not start, disk full,
+    report not writable); ``report_path`` when a report was written."""
+
     total: int
     ok: int
     failed: int

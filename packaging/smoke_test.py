@@ -2,7 +2,7 @@
 
     python packaging/smoke_test.py              # reuse a fresh build, else build first
     python packaging/smoke_test.py --rebuild    # always build first
-    python packaging/smoke_test.py --only gui   # one check: version, batch, gui, deb
+    python packaging/smoke_test.py --only gui   # one check: version, batch, gui, open-with, deb
 
     python -m pytest -m packaging tests/packaging   # the same checks as pytest tests
 
@@ -15,6 +15,8 @@ Checks (issue 6):
   gui      the GUI executable starts under Xvfb, maps exactly one main window, a screenshot
            is saved (packaging/dist/smoke/gui.png: look at it), and it quits cleanly (exit 0)
            on Ctrl+Q typed with xdotool, the user's own way out (SIGTERM if xdotool is missing).
+  open-with  the same with a folder and a file as arguments, as the desktop entry's %F
+           passes them (screenshot packaging/dist/smoke/gui-open-with.png).
   deb      ``dpkg --root`` installs the .deb into a scratch root (``dpkg-deb -x`` if that is
            impossible); /usr/bin/imagebatch, the desktop entry and the hicolor icons are
            there; the installed ``imagebatch --version`` runs; every system library the bundle
@@ -347,11 +349,11 @@ def quit_gui(app: subprocess.Popen, display: str) -> tuple[str, int]:
         raise SmokeFailure(f"the GUI ignored {quit_by} for 15 s and had to be killed") from None
 
 
-def check_gui(info: dict, tmp: Path) -> dict:
+def check_gui(info: dict, tmp: Path, args: tuple[str, ...] = (), shot_name: str = "gui.png") -> dict:
     for tool in ("Xvfb", "xwininfo"):
         check(shutil.which(tool) is not None, f"{tool} is not installed (apt-get install xvfb x11-utils)")
     SMOKE_DIR.mkdir(parents=True, exist_ok=True)
-    shot = SMOKE_DIR / "gui.png"
+    shot = SMOKE_DIR / shot_name
     shot.unlink(missing_ok=True)
     server, display = start_xvfb(tmp)
     log_path = tmp / "gui.log"
@@ -359,7 +361,7 @@ def check_gui(info: dict, tmp: Path) -> dict:
     try:
         env = app_env(tmp, DISPLAY=display, QT_QPA_PLATFORM="xcb")
         with log_path.open("w") as log_file:
-            app = subprocess.Popen([str(executable(info))], stdout=log_file,
+            app = subprocess.Popen([str(executable(info)), *args], stdout=log_file,
                                    stderr=subprocess.STDOUT, env=env)
             started = time.monotonic()
             windows = []
@@ -395,6 +397,22 @@ def check_gui(info: dict, tmp: Path) -> dict:
                    for p in (tmp / home).rglob("*") if p.is_file())
     return {"screenshot": str(shot), "window": windows[0], "quit_by": quit_by, "exit_code": code,
             "settings_saved": saved}
+
+
+def check_open_with(info: dict, tmp: Path) -> dict:
+    """What the desktop entry's ``Exec=imagebatch %F`` does for "Open with" on a folder and a
+    file: the same GUI check with both on the command line (look at gui-open-with.png: the
+    folder's images and the file are listed)."""
+    inputs, _avif = batch_inputs()
+    folder = tmp / "opened folder"
+    folder.mkdir()
+    for path in inputs[:2]:
+        shutil.copy2(path, folder / path.name)
+    heic = [p for p in inputs if p.suffix.lower() == ".heic"]  # the iPhone photo, if any
+    single = tmp / (heic or inputs)[-1].name
+    shutil.copy2((heic or inputs)[-1], single)
+    result = check_gui(info, tmp, args=(str(folder), str(single)), shot_name="gui-open-with.png")
+    return {**result, "opened": [folder.name, single.name]}
 
 
 # --- 4. the .deb -------------------------------------------------------------------------
@@ -481,7 +499,8 @@ def check_deb(info: dict, tmp: Path) -> dict:
 
 # --- driver ------------------------------------------------------------------------------
 
-CHECKS = {"version": check_version, "batch": check_batch, "gui": check_gui, "deb": check_deb}
+CHECKS = {"version": check_version, "batch": check_batch, "gui": check_gui,
+          "open-with": check_open_with, "deb": check_deb}
 
 
 def main(argv: list[str] | None = None) -> int:

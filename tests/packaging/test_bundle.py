@@ -74,6 +74,11 @@ def test_gui_shows_one_main_window_under_xvfb_and_quits(build_info, tmp_path):
     assert result["exit_code"] == 0 or (result["quit_by"] == "SIGTERM" and result["exit_code"] == -15)
 
 
+def test_gui_opens_a_folder_and_a_file_given_as_arguments(build_info, tmp_path):
+    result = smoke_test.check_open_with(build_info, tmp_path)
+    assert result["exit_code"] == 0 or result["quit_by"] == "SIGTERM"
+
+
 def test_deb_installs_into_scratch_root_and_runs(build_info, tmp_path):
     result = smoke_test.check_deb(build_info, tmp_path)
     assert build_info["version"] in result["version"]

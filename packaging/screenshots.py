@@ -165,7 +165,9 @@ async def shoot(out: Path, inputs: list[str], select: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(ROOT / "packaging" / "screenshots"), help="folder for the PNGs")
+    parser.add_argument("--out", default=str(ROOT / "build" / "screenshots"),
+                        help="folder for the PNGs (default build/screenshots; copy main.png to "
+                             "resources/screenshots/ to update the README picture)")
     parser.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"),
                         help="folder to load (default ../shared/corpus, else the bundled samples)")
     parser.add_argument("--select", default="jolla.jpg", help="file shown in the preview")

@@ -394,6 +394,7 @@ class _InFlight:
     """Controller-side state of one chunk while Dask runs it."""
 
     specs: tuple[TaskSpec, ...]  # what the runner submitted
+    stop_name: str  # the distributed.Event this chunk checks between files
     ready: list[TaskResult]  # bytes mode: files settled here without a worker
     items: list[_Prepared] | None = None  # bytes mode: what was shipped
     dask_future: Any = None  # kept referenced until the result is fetched
@@ -437,7 +438,7 @@ class DaskExecutor(cf.Executor):
             stop_name = self._stop_name
         future = _ChunkFuture(functools.partial(self._request_stop, stop_name))
         future.set_running_or_notify_cancel()  # handed over to Dask: cancel() no longer drops it
-        chunk = _InFlight(specs, [])
+        chunk = _InFlight(specs, stop_name, [])
         try:
             if self.transfer == "bytes":
                 with self._lock:
@@ -569,17 +570,24 @@ class DaskExecutor(cf.Executor):
 
     def _request_stop(self, stop_name: str) -> None:
         """Ask every chunk submitted under ``stop_name`` to stop between files;
-        chunks submitted later get a fresh name (the next batch)."""
+        chunks submitted later get a fresh name (the next batch). Returns at
+        once: the scheduler is told from a short-lived thread, so a slow or
+        lost scheduler never blocks the runner's cancel."""
         with self._lock:
             if stop_name in self._stopped:
                 return
             self._stopped.append(stop_name)
             if stop_name == self._stop_name:
                 self._stop_name = _new_stop_name()
+        threading.Thread(target=self._tell_scheduler, args=("set", [stop_name]),
+                         name="imagebatch-dask-stop", daemon=True).start()
+
+    def _tell_scheduler(self, action: str, names: list[str]) -> None:
         try:
             from distributed import Event
 
-            Event(stop_name, client=self._client).set()
+            for name in names:
+                getattr(Event(name, client=self._client), action)()
         except Exception:  # noqa: BLE001 - no scheduler: nothing runs there either
             pass
 
@@ -588,21 +596,26 @@ class DaskExecutor(cf.Executor):
         every unresolved future fails (the runner has finished with them)."""
         if self._closed:
             return
-        self._request_stop(self._stop_name)
+        with self._lock:
+            current = self._stop_name
+        self._request_stop(current)
         self._closed = True
         with self._lock:
             live = list(self._live.items())
-            stopped, self._stopped = list(self._stopped), []
+            in_use = {c.stop_name for _, c in live} | {current}
+            done_with = [n for n in self._stopped if n not in in_use]
+            self._stopped = [n for n in self._stopped if n in in_use]
         dask_futures = [c.dask_future for _, c in live if c.dask_future is not None]
         try:
             if dask_futures:
                 self._client.cancel(dask_futures)
-            from distributed import Event
-
-            for name in stopped:  # clearing an event removes it from the scheduler
-                Event(name, client=self._client).clear()
         except Exception:  # noqa: BLE001 - the scheduler may be gone
             pass
+        if done_with:  # clearing an event removes it from the scheduler (best effort, briefly)
+            clearing = threading.Thread(target=self._tell_scheduler, args=("clear", done_with),
+                                        name="imagebatch-dask-stop", daemon=True)
+            clearing.start()
+            clearing.join(timeout=2.0)
         self._io.shutdown(wait=False, cancel_futures=True)
         for future, _chunk in live:
             self._resolve(future, exc=WorkerInitError("the Dask pool was shut down"))

@@ -26,6 +26,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from gui_app.core import dask_backend  # noqa: E402
+from gui_app.core.executors import WorkerInitError  # noqa: E402
 from gui_app.core.journal import Journal  # noqa: E402
 from gui_app.core.plan import make_plan  # noqa: E402
 from gui_app.core.report import load_report  # noqa: E402
@@ -450,3 +451,22 @@ def test_a_rerun_replace_originals_task_finds_its_backup_and_reports_ok(corpus, 
     assert first[0].ok and again[0].ok and again[0].message == dask_backend.LOST_ATTEMPT_NOTE
     assert (folder / "img00.jpg").read_bytes() == replaced
     assert (tmp_path / "backup" / "img00.jpg").read_bytes() == (corpus / "formats/hopper.jpg").read_bytes()
+
+
+def test_closing_the_pool_stops_a_running_chunk_between_files(cluster, corpus, tmp_path):
+    folder, faults = _slow_inputs(tmp_path, corpus, 6, seconds=0.5)
+    out = tmp_path / "out"
+    pool = dask_backend.DaskPool(1, cluster[0].scheduler_address)
+    pool.start()
+    try:
+        future = pool.submit(None, tuple(_tasks(folder, out, faults)))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _outputs(out):
+            time.sleep(0.05)
+        assert _outputs(out) and not future.done()
+    finally:
+        pool.shutdown()
+    with pytest.raises(WorkerInitError):
+        future.result(5)  # the runner's future fails: the pool is gone
+    time.sleep(2.0)  # 4 files × 0.5 s would be written by now if the chunk went on
+    assert 1 <= len(_outputs(out)) <= 2 and not _temps(out)

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -23,6 +24,9 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -68,7 +72,53 @@ def step_summary(info: registry.OpInfo, values: dict[str, Any]) -> str:
         parts.append(text)
         if len(parts) == 3:
             break
-    return ", ".join(parts)
+    text = ", ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
+_SUMMARY = Qt.ItemDataRole.UserRole + 2
+
+
+class StepDelegate(QStyledItemDelegate):
+    """A step row: check box, the step's name, and its settings in a
+    smaller, dimmer second line."""
+
+    def sizeHint(self, option, index):
+        base = super().sizeHint(option, index)
+        lines = 2 if index.data(_SUMMARY) else 1
+        return QSize(base.width(), option.fontMetrics.height() * lines + 12)
+
+    def paint(self, painter, option, index) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        title, summary = opt.text, index.data(_SUMMARY) or ""
+        opt.text = ""
+        style = opt.widget.style() if opt.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, opt.widget).adjusted(4, 0, -4, 0)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        enabled = bool(opt.state & QStyle.StateFlag.State_Enabled) and index.data(Qt.ItemDataRole.CheckStateRole) != Qt.CheckState.Unchecked.value
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        main = opt.palette.color(QPalette.ColorGroup.Active if enabled else QPalette.ColorGroup.Disabled, role)
+        dim = QColor(main)
+        dim.setAlphaF(0.7)
+        metrics = opt.fontMetrics
+        line = metrics.height()
+        top = rect.top() + (rect.height() - line * (2 if summary else 1)) // 2
+        painter.save()
+        font = QFont(opt.font)
+        font.setWeight(QFont.Weight.DemiBold)
+        painter.setFont(font)
+        painter.setPen(main)
+        align = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        painter.drawText(rect.left(), top, rect.width(), line, align,
+                         QFontMetrics(font).elidedText(title, Qt.TextElideMode.ElideRight, rect.width()))
+        if summary:
+            painter.setFont(opt.font)
+            painter.setPen(dim)
+            painter.drawText(rect.left(), top + line, rect.width(), line, align,
+                             metrics.elidedText(summary, Qt.TextElideMode.ElideRight, rect.width()))
+        painter.restore()
 
 
 class StepList(QListWidget):
@@ -84,6 +134,7 @@ class StepList(QListWidget):
         self.setAlternatingRowColors(False)
         self.setIconSize(QSize(18, 18))
         self.setSpacing(1)
+        self.setItemDelegate(StepDelegate(self))
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setWordWrap(False)
@@ -113,6 +164,7 @@ class PipelineEditor(QWidget):
         bind(self.add_button, "add")
         self.add_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.add_button.setObjectName("iconMenuButton")
         self.add_button.setAccessibleName("Add step")
         self.add_button.setToolTip("Add a processing step")
         self.add_menu = QMenu(self)
@@ -303,9 +355,9 @@ class PipelineEditor(QWidget):
             item.setText(f"{item.data(_STEP)[0]} (unknown step)")
             return
         summary = step_summary(info, values)
-        if len(summary) > 44:
-            summary = summary[:43].rstrip(", ") + "…"
-        item.setText(f"{info.label}\n{summary}" if summary else info.label)
+        item.setText(info.label)
+        item.setData(_SUMMARY, summary)
+        item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{info.label}: {summary}" if summary else info.label)
         item.setToolTip(info.description or info.label)
 
     # ---------------------------------------------------------------- form

@@ -9,6 +9,7 @@ BatchController, so no slot here ever blocks the UI thread.
 from __future__ import annotations
 
 import dataclasses
+import html
 import itertools
 import os
 import time
@@ -898,8 +899,10 @@ class MainWindow(QMainWindow):
         if self.summary_box is not None:
             self.summary_box.close()
         failed = summary.failed or summary.batch_error
+        headline, _, details = self.summary_text(summary).partition("\n")
         box = QMessageBox(QMessageBox.Icon.Warning if failed else QMessageBox.Icon.Information,
-                          "Batch finished", self.summary_text(summary), QMessageBox.StandardButton.Close, self)
+                          "Batch finished", f"<b>{html.escape(headline)}</b>", QMessageBox.StandardButton.Close, self)
+        box.setInformativeText(details)
         box.setObjectName("summaryDialog")
         if self._last_output_root and os.path.isdir(self._last_output_root):
             open_button = box.addButton("Open output folder", QMessageBox.ButtonRole.ActionRole)

@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 
+import pytest
 from PIL import Image
 from PySide6.QtCore import QObject, Signal
 
@@ -177,3 +178,15 @@ def test_many_signal_emits_do_not_leak_true(qtbot, qloop):
     after = sys.getrefcount(True)
     assert len(seen) == 5100
     assert abs(after - before) < 50, f"refcount of True grew by {after - before}"
+
+
+@pytest.mark.slow  # starts a local Dask cluster (several seconds)
+def test_dask_mode_runs_a_batch_on_a_local_cluster(window, qtbot, tmp_path, corpus, load):
+    out = tmp_path / "out"
+    _setup(window, corpus / "camera", out, mode="dask", workers=2)
+    load(window, [corpus / "camera"])
+    with qtbot.waitSignal(window.batch_done, timeout=180_000) as blocker:
+        window.start_batch()
+    summary = blocker.args[0]
+    assert summary.mode == "dask" and summary.ok == 9 and summary.batch_error is None
+    assert len(list(out.glob("*.webp"))) == 9

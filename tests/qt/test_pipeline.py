@@ -60,7 +60,7 @@ def test_build_edit_reorder_disable_and_remove_steps(qtbot, qloop):
     form.editor("width").setValue(640)
     step = editor.pipeline().steps[0]
     assert step.get("mode") == "fit" and step.get("width") == 640
-    assert "640" in editor.steps.item(0).text()  # the row summarises the settings
+    assert "640" in editor.steps.item(0).data(Qt.ItemDataRole.AccessibleTextRole)  # the row summarises the settings
 
     # Quality is a slider + spin box kept in step.
     editor.steps.setCurrentRow(2)

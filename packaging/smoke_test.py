@@ -45,8 +45,22 @@ CORPUS = Path(os.environ.get("IMAGEBATCH_CORPUS", ROOT.parent / "shared" / "corp
 SAMPLES = ROOT / "resources" / "samples"
 sys.path.insert(0, str(PACKAGING))
 
-import build  # noqa: E402  (packaging/build.py)
 from render_icons import HICOLOR_SIZES  # noqa: E402
+
+
+def _load_build_script():
+    """packaging/build.py, imported under a name that cannot shadow PyPA's ``build``
+    package when this module is loaded inside a larger test session."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("imagebatch_packaging_build", PACKAGING / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _load_build_script()
 
 SMOKE_DIR = build.DIST / "smoke"
 #: Photos (and one each of PNG, WebP, HEIC) for the frozen batch: real decoders, real sizes.

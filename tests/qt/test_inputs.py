@@ -116,3 +116,20 @@ def test_app_opens_with_the_samples_or_the_given_paths(qtbot, qloop, corpus):
     assert [r.name for r in window.model.rows] == ["hopper.jpg"]
     assert any("/no/such/file.jpg does not exist" in line for line in window.log.lines())
     window.controller.shutdown()
+
+
+def test_thumbnail_memory_is_bounded(window, qtbot, copy_corpus, monkeypatch):
+    from gui_app.qt.widgets import input_list
+
+    monkeypatch.setattr(input_list, "MAX_THUMBNAILS", 2)
+    folder = copy_corpus("camera/Canon_40D.jpg", "camera/Nikon_D70.jpg", "camera/Pentax_K10D.jpg",
+                         "formats/hopper.png")
+    with qtbot.waitSignal(window.scan_finished, timeout=20_000):
+        window.add_paths([str(folder)])
+    model = window.model
+    for i in range(len(model.rows)):  # paint every row once
+        model.data(model.index(i, 0), input_list.Qt.ItemDataRole.DecorationRole)
+    qtbot.waitUntil(lambda: not model.details_pending(), timeout=20_000)
+    assert sum(r.thumb is not None for r in model.rows) <= 2
+    assert all(r.width for r in model.rows)  # dimensions are kept
+    assert model.total_size() == sum(p.stat().st_size for p in folder.iterdir())

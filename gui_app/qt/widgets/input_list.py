@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, QSortFilterProxyModel, Qt, Signal
@@ -33,6 +33,9 @@ from ..compat import human_size
 from ..icons import icon
 
 THUMB_SIDE = 44
+#: Thumbnails kept in memory (about 30 KB each); the least recently read are
+#: dropped and read again if their row is painted again.
+MAX_THUMBNAILS = 3000
 
 COLUMNS = ("Name", "Dimensions", "Format", "Size", "Status")
 COL_NAME, COL_DIMS, COL_FORMAT, COL_SIZE, COL_STATUS = range(len(COLUMNS))
@@ -148,6 +151,8 @@ class InputModel(QAbstractTableModel):
         self._generation = 0
         self.limits = limits or Limits()
         self.max_loaders = 2
+        self._thumbs: OrderedDict[int, InputRow] = OrderedDict()
+        self._total_size = 0
         self._running_hint = 1
         self._cursor = 0
 
@@ -164,6 +169,7 @@ class InputModel(QAbstractTableModel):
             first = len(self.rows)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
             self.rows.extend(new)
+            self._total_size += sum(r.size for r in new)
             self.endInsertRows()
             self.totals_changed.emit()
         return len(new)
@@ -187,6 +193,10 @@ class InputModel(QAbstractTableModel):
 
     def _reindex(self) -> None:
         self._index = {r.path: i for i, r in enumerate(self.rows)}
+        self._total_size = sum(r.size for r in self.rows)
+        alive = {id(r) for r in self.rows}
+        for key in [k for k in self._thumbs if k not in alive]:
+            del self._thumbs[key]
         self._queue.clear()
         self._generation += 1
         self._cursor = 0
@@ -195,7 +205,7 @@ class InputModel(QAbstractTableModel):
                 r.details = 0
 
     def total_size(self) -> int:
-        return sum(r.size for r in self.rows)
+        return self._total_size
 
     def entries(self) -> list:
         return [r.entry for r in self.rows]
@@ -303,10 +313,21 @@ class InputModel(QAbstractTableModel):
                 if generation != self._generation or i >= len(self.rows) or self.rows[i] is not row:
                     continue
                 row.thumb, row.width, row.height, row.format = thumb, width or row.width, height or row.height, fmt
+                row.thumb_icon = None
+                if thumb is not None:
+                    self._keep_thumbnail(row)
                 row.details, row.details_error = (2, "") if not error else (3, error)
                 self.dataChanged.emit(self.index(i, COL_NAME), self.index(i, COL_FORMAT))
         finally:
             self._loaders -= 1
+
+    def _keep_thumbnail(self, row: InputRow) -> None:
+        self._thumbs[id(row)] = row
+        self._thumbs.move_to_end(id(row))
+        while len(self._thumbs) > MAX_THUMBNAILS:
+            _key, old = self._thumbs.popitem(last=False)
+            old.thumb = old.thumb_icon = None
+            old.details = 0  # read again when painted again
 
     def details_pending(self) -> bool:
         return bool(self._queue) or self._loaders > 0

@@ -343,13 +343,14 @@ def quit_gui(app: subprocess.Popen, display: str) -> tuple[str, int]:
     quit_by = "SIGTERM"
     if shutil.which("xdotool"):
         env = dict(os.environ, DISPLAY=display)
-        ids = subprocess.run(["xdotool", "search", "--name", f"^{GUI_TITLE}$"],
+        # --onlyvisible: Qt also creates an unmapped 1x1 helper window with the same title.
+        ids = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", f"^{GUI_TITLE}$"],
                              capture_output=True, text=True, env=env).stdout.split()
-        for window_id in ids:  # Qt maps a small helper window with the same title too
-            subprocess.run(["xdotool", "windowfocus", "--sync", window_id], env=env,
-                           capture_output=True, timeout=10)
-            subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+q"], env=env, timeout=10)
+        for window_id in ids:
             try:
+                subprocess.run(["xdotool", "windowfocus", "--sync", window_id], env=env,
+                               capture_output=True, timeout=10)
+                subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+q"], env=env, timeout=10)
                 return "Ctrl+Q", app.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 continue

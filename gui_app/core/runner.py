@@ -554,9 +554,11 @@ class _Batch:
         if isinstance(exc, cf.process.BrokenProcessPool) or self.pool is not None and self.pool.broken:
             self._recover_from_broken_pool(chunk)
             return
-        # An exception came back instead of results (e.g. a result that could not be pickled).
+        # An exception came back instead of results (e.g. a result that could not be
+        # pickled): the pool is fine, so the chunk's files simply go again one by one
+        # (through the normal window, with their deadlines) to pin it on one file.
         if len(chunk.specs) > 1:
-            self._isolate(chunk.singles())
+            self.retry.extendleft(reversed(chunk.singles()))
         else:
             self._record_all(chunk.specs, Code.INTERNAL_ERROR, _describe(exc))
 

@@ -16,14 +16,18 @@ os.environ.setdefault("QT_API", "pyside6")
 def qloop(qapp):
     """qasync loop marked as already running, so ``qtbot.wait*`` (which spins
     Qt's loop) also runs asyncio callbacks and ``run_in_executor`` results."""
+    import sys
+
     import qasync
 
+    switch_interval = sys.getswitchinterval()  # the app lowers it; later tests get it back
     loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
     yield loop
     from gui_app.qt import tasks
 
     tasks.shutdown()
+    sys.setswitchinterval(switch_interval)
 
 
 @pytest.fixture(autouse=True)

@@ -101,6 +101,31 @@ def summary(workdir: Path, started: float) -> None:
         print(f"  {target:<{width}}  {shown:>10}  {result}")
 
 
+def markdown(workdir: Path) -> None:
+    """The scenario tables as Markdown (for the README's Performance section)."""
+    for name, title, base in (("bench_jpeg", "(a) sharp JPEG task, (c) parallel efficiency", "naive Pillow loop (baseline)"),
+                              ("bench_png", "(b) sharp PNG task", "naive Pillow loop (baseline)"),
+                              ("bench_tiny", "(d) 2,000 tiny PNG → JPEG", "plain Pillow loop (baseline)")):
+        data = load(workdir, name)
+        if not data:
+            continue
+        rows = data["rows"]
+        base_row = next((r for r in rows if r["name"] == base), None)
+        extra = [k for k in ("PSNR dB",) if any(k in r for r in rows)]
+        print(f"\n#### {title}\n")
+        print("| row | img/s | vs baseline | CPU ms/img | " + " | ".join(extra) + (" |" if extra else "") + " note |")
+        print("|---|---:|---:|---:|" + "---:|" * len(extra) + "---|")
+        for r in rows:
+            if not r["times"]:
+                continue
+            rate = r["images_per_s"]
+            ratio = f"{rate / base_row['images_per_s']:.2f}×" if base_row else ""
+            cpu = r.get("cpu_ms_per_image")
+            cpu_text = f"{cpu:.1f}" if cpu == cpu and cpu is not None else "–"
+            cells = [r["name"], f"{rate:.1f}", ratio, cpu_text] + [str(r.get(k, "")) for k in extra] + [r.get("note", "")]
+            print("| " + " | ".join(cells) + " |")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -109,9 +134,12 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default=",".join(SCRIPTS), help="comma-separated scenario names")
     parser.add_argument("--summary-only", action="store_true",
                         help="run nothing: print the targets from the JSON results already in the work folder")
+    parser.add_argument("--markdown", action="store_true", help="with --summary-only: also the tables as Markdown")
     args = parser.parse_args(argv)
     if args.summary_only:
         summary(args.workdir, 0.0)
+        if args.markdown:
+            markdown(args.workdir)
         return 0
     args.workdir.mkdir(parents=True, exist_ok=True)
     started = time.time()

@@ -383,6 +383,8 @@ class PreviewPanel(QWidget):
             return
         self.busy = True
         self.info.setText("Rendering preview…")
+        if self.view.after is None:  # nothing shown yet; a shown picture stays until the new one is ready
+            self.view.set_message("Rendering the preview…")
         self._timer.start()
 
     def _render_now(self) -> None:

@@ -21,7 +21,6 @@ import argparse
 import os
 import signal
 import sys
-import time
 from typing import Any, Sequence, TextIO
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -25,7 +25,6 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import signal
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence

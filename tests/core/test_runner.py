@@ -20,7 +20,7 @@ from gui_app.core.runner import BatchListener, BatchRunner, Progress, Summary
 from gui_app.core.specs import Code, Limits, Pipeline, Status, TaskResult, TaskSpec
 
 from tests.core import test_runner_fakes as fakes
-from tests.core.test_runner_fakes import process_alive
+from tests.core.test_runner_fakes import child_pids, process_alive
 
 
 class Recorder(BatchListener):
@@ -96,6 +96,7 @@ def test_in_process_modes_run_every_task(tmp_path, mode):
 def test_processes_mode_runs_every_task_and_pool_stays_warm(tmp_path, warm_runner):
     rec = Recorder()
     warm_runner.listener = rec
+    before = set(_spawned_children())
     first = warm_runner.run(make_specs(tmp_path / "a", 10), total=10)
     pids = set(warm_runner.worker_pids)
     warm_runner.listener = Recorder()
@@ -103,6 +104,20 @@ def test_processes_mode_runs_every_task_and_pool_stays_warm(tmp_path, warm_runne
     assert first.ok == second.ok == 10
     assert first.mode == "processes" and first.workers == 2
     assert set(warm_runner.worker_pids) == pids and len(pids) == 2, "the pool was not reused"
+    # exactly N worker processes, no respawning
+    assert set(_spawned_children()) - before == pids
+
+
+def _spawned_children() -> list[int]:
+    return [p for p in child_pids(os.getpid()) if "multiprocessing.spawn" in _cmdline(p)]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def test_listener_contract_started_files_progress_finished(tmp_path):

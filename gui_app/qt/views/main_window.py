@@ -61,6 +61,8 @@ DEFAULT_PIPELINE = Pipeline(steps=(
     OpSpec.make("encode", format="webp", quality=80),
 ))
 SCAN_BATCH = 400
+#: How long closing waits for a cancelled batch before killing its workers.
+CLOSE_DEADLINE_MS = 20_000
 RECENT_MAX = 8
 
 
@@ -956,9 +958,20 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
+    def _force_close(self) -> None:
+        if self.controller.is_running and self._close_after_batch:
+            self.log.add("The batch did not stop in time; stopping its workers.")
+            self.controller.shutdown()
+            self._closing_confirmed = True
+            self.close()
+
     def closeEvent(self, event) -> None:
         if self.controller.is_running and not self._closing_confirmed:
             if self._close_after_batch or self.confirm_close():
+                if not self._close_after_batch:
+                    # Safety net: a runner that does not finish its cancel in
+                    # time gets its workers killed, then the window closes.
+                    QTimer.singleShot(CLOSE_DEADLINE_MS, self._force_close)
                 self._close_after_batch = True
                 self.controller.cancel()
                 self.statusBar().showMessage("Cancelling the batch, then closing…")

@@ -971,7 +971,7 @@ class MainWindow(QMainWindow):
                 if not self._close_after_batch:
                     # Safety net: a runner that does not finish its cancel in
                     # time gets its workers killed, then the window closes.
-                    QTimer.singleShot(CLOSE_DEADLINE_MS, self._force_close)
+                    QTimer.singleShot(CLOSE_DEADLINE_MS, self, self._force_close)
                 self._close_after_batch = True
                 self.controller.cancel()
                 self.statusBar().showMessage("Cancelling the batch, then closing…")

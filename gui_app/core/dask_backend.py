@@ -98,6 +98,16 @@ STOP_CHECK_INTERVAL_S = 0.25
 #: kills two workers is a suspect and is isolated by the runner.
 LOCAL_ALLOWED_FAILURES = 1
 
+#: How often the pool looks at the cluster's workers while it is open.
+WATCH_INTERVAL_S = 1.0
+#: Our own LocalCluster: a worker slot missing this long is replaced. (Dask's
+#: nanny does not restart a worker process that dies while it is starting,
+#: e.g. killed by a file at once again; the slot would stay empty.)
+REPAIR_AFTER_S = 10.0
+#: Chunks waiting while the cluster has had no worker at all for this long
+#: fail the batch with one clear error instead of waiting forever.
+NO_WORKERS_S = 60.0
+
 LOST_ATTEMPT_NOTE = "written by an earlier attempt of this task on a Dask worker that was lost"
 
 
@@ -130,13 +140,36 @@ def start_local_cluster(workers: int, *, env: dict[str, str] | None = None,
     options: dict[str, Any] = {}
     if env:
         options["env"] = dict(env)
-    with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}):
+    # worker-saturation 1.0: the scheduler hands each worker thread one task at
+    # a time. With the default (1.1, i.e. two tasks for a one-thread worker) a
+    # task merely waiting on a worker that a bad file kills is counted as a
+    # suspect too, and an innocent file could end as WORKER_CRASH.
+    with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures,
+                          "distributed.scheduler.worker-saturation": 1.0}):
         return distributed.LocalCluster(
             n_workers=max(1, int(workers)), threads_per_worker=1, processes=True,
             host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
             # No dashboard; the scheduler's small HTTP server (health, metrics)
             # always starts: keep it on loopback and on a free port, not 8787.
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, **options)
+
+
+def restore_local_workers(cluster: Any, client: Any, workers: int) -> None:
+    """Replace worker slots of a LocalCluster whose process is gone for good:
+    drop the specs of workers the scheduler does not know, then scale back up
+    (on the cluster's event loop, where the cluster's state lives)."""
+    alive = {info.get("name") for info in client.scheduler_info()["workers"].values()}
+
+    async def rescale() -> None:
+        for name in [n for n in cluster.worker_spec if n not in alive]:
+            del cluster.worker_spec[name]
+            nanny = cluster.workers.pop(name, None)  # else a new spec of that name counts as running
+            if nanny is not None:
+                with contextlib.suppress(Exception):
+                    await nanny.close(timeout=5)
+        cluster.scale(workers)
+
+    cluster.loop.add_callback(rescale)
 
 
 # --------------------------------------------------------------------------
@@ -562,6 +595,18 @@ class DaskExecutor(cf.Executor):
             except cf.InvalidStateError:
                 pass
 
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._live)
+
+    def fail_all(self, exc: BaseException) -> None:
+        """Resolve every chunk still waiting with ``exc`` (e.g. no workers left)."""
+        with self._lock:
+            live = list(self._live)
+        for future in live:
+            self._resolve(future, exc=exc)
+
     # ------------------------------------------------------------- cancel
 
     def _is_stopped(self, stop_name: str) -> bool:
@@ -683,6 +728,43 @@ class DaskPool(WorkerPool):
                 f"{str(exc).splitlines()[0] if str(exc) else ''}); install imagebatch with the same "
                 "version on the scheduler's machine as well") from exc
         self.executor = DaskExecutor(self.client, self.transfer, io_threads=max(2, min(8, self.workers)))
+        self._watch_stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch_workers, args=(self._watch_stop,),
+                                         name="imagebatch-dask-watch", daemon=True)
+        self._watcher.start()
+
+    def _watch_workers(self, stop: threading.Event) -> None:
+        """Keep our own cluster at full strength, and never let a batch wait
+        forever on a cluster with no workers (see REPAIR_AFTER_S, NO_WORKERS_S)."""
+        missing_since = empty_since = None
+        while not stop.wait(WATCH_INTERVAL_S):
+            client, cluster, executor = self.client, self.cluster, self.executor
+            if client is None or executor is None:
+                return
+            try:
+                count = len(client.nthreads())
+            except Exception:  # noqa: BLE001 - the scheduler may be reconnecting
+                continue
+            now = time.monotonic()
+            if cluster is not None and count < self.workers:
+                missing_since = missing_since or now
+                if now - missing_since >= REPAIR_AFTER_S:
+                    try:
+                        restore_local_workers(cluster, client, self.workers)
+                    except Exception:  # noqa: BLE001 - try again later
+                        pass
+                    missing_since = None
+            else:
+                missing_since = None
+            if count == 0 and executor.busy:
+                empty_since = empty_since or now
+                if now - empty_since >= NO_WORKERS_S:
+                    executor.fail_all(WorkerInitError(
+                        f"the Dask cluster has had no workers for {NO_WORKERS_S:.0f} s; "
+                        f"start some with: dask worker {self.scheduler or 'ADDRESS'}"))
+                    empty_since = None
+            else:
+                empty_since = None
 
     @property
     def broken(self) -> bool:
@@ -713,6 +795,9 @@ class DaskPool(WorkerPool):
         self.start()
 
     def shutdown(self) -> None:
+        stop = getattr(self, "_watch_stop", None)
+        if stop is not None:
+            stop.set()
         executor, self.executor = self.executor, None
         if executor is not None:
             executor.shutdown(wait=False)

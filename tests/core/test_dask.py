@@ -171,6 +171,19 @@ def test_identical_chunks_get_distinct_dask_tasks(cluster, mixed_inputs, tmp_pat
     assert [r.code for r in results] == [Code.OK, Code.OK]
 
 
+def _workers_back(cluster):
+    """Both workers of the module's cluster running again after a test killed
+    some. Dask's nanny restarts a killed worker, except one killed while it was
+    starting (a race after repeated kills): then its slot is replaced, as the
+    pool does for its own cluster."""
+    cluster_obj, client = cluster
+    try:
+        client.wait_for_workers(2, timeout=15)
+    except Exception:  # noqa: BLE001
+        dask_backend.restore_local_workers(cluster_obj, client, 2)
+        client.wait_for_workers(2, timeout=60)
+
+
 def _slow_inputs(tmp_path, corpus, n, seconds=0.3):
     folder = tmp_path / "in"
     folder.mkdir(parents=True)
@@ -181,7 +194,7 @@ def _slow_inputs(tmp_path, corpus, n, seconds=0.3):
 
 @pytest.mark.parametrize("transfer", ["shared", "bytes"])
 def test_worker_killed_mid_batch_loses_nothing(cluster, corpus, tmp_path, transfer):
-    cluster_obj, client = cluster
+    client = cluster[1]
     folder, faults = _slow_inputs(tmp_path, corpus, 16)
 
     class KillOnce(Collect):
@@ -201,7 +214,7 @@ def test_worker_killed_mid_batch_loses_nothing(cluster, corpus, tmp_path, transf
         with _dask_runner(cluster, rec, transfer, chunk_files=2) as runner:
             summary = runner.run(_tasks(folder, out, faults), total=16, report=str(report))
     finally:
-        client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
+        _workers_back(cluster)  # the nanny restarts the killed worker
     assert rec.killed
     assert summary.ok == 16 and summary.total == 16 and summary.failed == 0, [
         (r.input_path, r.code, r.message) for r in rec.events if not r.ok]
@@ -361,14 +374,13 @@ def test_resume_skips_what_an_earlier_dask_run_finished(cluster, corpus, tmp_pat
 def test_a_file_that_kills_every_worker_is_worker_crash_alone(cluster, corpus, tmp_path):
     """RELIABILITY B: the guilty file WORKER_CRASH, the innocent ones of its chunk OK.
     (Our cluster allows one worker death per task; then the runner isolates the chunk.)"""
-    client = cluster[1]
     folder, _ = _slow_inputs(tmp_path, corpus, 6)
     rec = Collect()
     try:
         with _dask_runner(cluster, rec, chunk_files=3) as runner:
             summary = runner.run(_tasks(folder, tmp_path / "out", {"img01.jpg": "sigkill"}), total=6)
     finally:
-        client.wait_for_workers(2, timeout=60)
+        _workers_back(cluster)
     assert rec.results["img01.jpg"].code == Code.WORKER_CRASH
     assert summary.ok == 5 and summary.failed == 1 and len(rec.events) == 6
     assert len(_outputs(tmp_path / "out")) == 5 and not _temps(tmp_path / "out")
@@ -470,3 +482,36 @@ def test_closing_the_pool_stops_a_running_chunk_between_files(cluster, corpus, t
         future.result(5)  # the runner's future fails: the pool is gone
     time.sleep(2.0)  # 4 files × 0.5 s would be written by now if the chunk went on
     assert 1 <= len(_outputs(out)) <= 2 and not _temps(out)
+
+
+def _lose_worker_slots(cluster, count):
+    """Make ``count`` nannies give up their worker (as Dask's nanny does when a
+    worker dies while starting), then kill those workers."""
+    from distributed.core import Status
+
+    for nanny in list(cluster.workers.values())[:count]:
+        nanny.status = Status.closing_gracefully  # the nanny will not restart it
+        os.kill(nanny.pid, signal.SIGKILL)
+
+
+def test_own_cluster_replaces_lost_workers_and_never_waits_forever(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(dask_backend, "REPAIR_AFTER_S", 0.5)
+    pool = dask_backend.DaskPool(2)
+    try:
+        pool.start()
+        _lose_worker_slots(pool.cluster, 1)
+        deadline = time.monotonic() + 60
+        time.sleep(1.0)
+        while time.monotonic() < deadline and len(pool.client.nthreads()) < 2:
+            time.sleep(0.2)
+        assert len(pool.client.nthreads()) == 2  # the slot was refilled
+        # No repairs now, and no workers at all: a waiting chunk fails the batch instead of hanging.
+        monkeypatch.setattr(dask_backend, "REPAIR_AFTER_S", 1e9)
+        monkeypatch.setattr(dask_backend, "NO_WORKERS_S", 1.0)
+        pool.cluster.scale(0)
+        folder, _ = _slow_inputs(tmp_path, corpus, 1)
+        future = pool.submit(None, tuple(_tasks(folder, tmp_path / "out")))
+        with pytest.raises(WorkerInitError, match="no workers"):
+            future.result(60)
+    finally:
+        pool.shutdown()

@@ -80,6 +80,15 @@ class Row:
     cpu: list[float] = field(default_factory=list)  # CPU seconds (all processes) per repetition
 
     @property
+    def cores_used(self) -> float:
+        """CPU seconds ÷ wall seconds of the best repetition: how many cores
+        this row actually got (on a shared machine, often fewer than it asked for)."""
+        if not self.cpu or len(self.cpu) != len(self.times):
+            return float("nan")
+        i = self.times.index(min(self.times))
+        return self.cpu[i] / self.times[i]
+
+    @property
     def cpu_ms_per_image(self) -> float:
         """CPU cost per image, best repetition: independent of how many cores
         the other users of the machine left us (unlike images/s)."""
@@ -96,6 +105,7 @@ class Row:
     def to_dict(self) -> dict:
         return {"name": self.name, "images": self.images, "best_s": self.best, "images_per_s": self.rate,
                 "times": self.times, "cpu_s": self.cpu, "cpu_ms_per_image": self.cpu_ms_per_image,
+                "cores_used": self.cores_used,
                 "note": self.note, **self.extra}
 
 
@@ -122,22 +132,23 @@ def print_table(title: str, rows: Sequence[Row], baseline: str, out=sys.stdout) 
                 extra_keys.append(k)
     width = max([len(r.name) for r in rows] + [20])
     print(f"\n## {title}", file=out)
-    head = f"{'row':<{width}} {'images':>6} {'best s':>8} {'img/s':>8} {'vs base':>8} {'CPU ms/img':>10}"
+    head = f"{'row':<{width}} {'images':>6} {'best s':>8} {'img/s':>8} {'vs base':>8} {'CPU ms/img':>10} {'cores':>5}"
     head += "".join(f" {k:>10}" for k in extra_keys) + "  note"
     print(head, file=out)
     print("-" * len(head), file=out)
     for r in rows:
         if not r.times:
-            line = f"{r.name:<{width}} {r.images:>6} {'-':>8} {'-':>8} {'-':>8} {'-':>10}"
+            line = f"{r.name:<{width}} {r.images:>6} {'-':>8} {'-':>8} {'-':>8} {'-':>10} {'-':>5}"
         else:
             ratio = f"{r.rate / base.rate:7.2f}x" if base else "-"
             cpu = f"{r.cpu_ms_per_image:10.1f}" if r.cpu else f"{'-':>10}"
-            line = f"{r.name:<{width}} {r.images:>6} {r.best:>8.3f} {r.rate:>8.1f} {ratio:>8} {cpu}"
+            cores = f"{r.cores_used:5.2f}" if r.cores_used == r.cores_used else f"{'-':>5}"
+            line = f"{r.name:<{width}} {r.images:>6} {r.best:>8.3f} {r.rate:>8.1f} {ratio:>8} {cpu} {cores}"
         line += "".join(f" {r.extra.get(k, ''):>10}" for k in extra_keys)
         print(line + (f"  {r.note}" if r.note else ""), file=out)
     if base:
         print(f"(baseline = {baseline!r}; best of {len(base.times)} runs; all rows measured in this run; "
-              "CPU ms/img = CPU time of every process involved, best run)", file=out)
+              "CPU ms/img = CPU time of every process involved, best run; cores = CPU ÷ wall of the best run)", file=out)
 
 
 def ratio(rows: Sequence[Row], a: str, b: str) -> float | None:

@@ -113,8 +113,9 @@ def markdown(workdir: Path) -> None:
         base_row = next((r for r in rows if r["name"] == base), None)
         extra = [k for k in ("PSNR dB",) if any(k in r for r in rows)]
         print(f"\n#### {title}\n")
-        print("| row | img/s | vs baseline | CPU ms/img | " + " | ".join(extra) + (" |" if extra else "") + " note |")
-        print("|---|---:|---:|---:|" + "---:|" * len(extra) + "---|")
+        print("| row | img/s | vs baseline | CPU ms/img | cores used | " + " | ".join(extra) + (" |" if extra else "")
+              + " note |")
+        print("|---|---:|---:|---:|---:|" + "---:|" * len(extra) + "---|")
         for r in rows:
             if not r["times"]:
                 continue
@@ -122,7 +123,12 @@ def markdown(workdir: Path) -> None:
             ratio = f"{rate / base_row['images_per_s']:.2f}×" if base_row else ""
             cpu = r.get("cpu_ms_per_image")
             cpu_text = f"{cpu:.1f}" if cpu == cpu and cpu is not None else "–"
-            cells = [r["name"], f"{rate:.1f}", ratio, cpu_text] + [str(r.get(k, "")) for k in extra] + [r.get("note", "")]
+            cores = "–"
+            if r.get("cpu_s") and len(r["cpu_s"]) == len(r["times"]):
+                i = r["times"].index(min(r["times"]))
+                cores = f"{r['cpu_s'][i] / r['times'][i]:.2f}"
+            cells = ([r["name"], f"{rate:.1f}", ratio, cpu_text, cores] + [str(r.get(k, "")) for k in extra]
+                     + [r.get("note", "")])
             print("| " + " | ".join(cells) + " |")
 
 

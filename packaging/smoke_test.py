@@ -2,7 +2,8 @@
 
     python packaging/smoke_test.py              # reuse a fresh build, else build first
     python packaging/smoke_test.py --rebuild    # always build first
-    python packaging/smoke_test.py --only gui   # one check: version, batch, gui, open-with, deb
+    python packaging/smoke_test.py --only gui   # one check: version, batch, gui, open-with,
+                                                # gui-batch, deb
 
     python -m pytest -m packaging tests/packaging   # the same checks as pytest tests
 
@@ -17,6 +18,10 @@ Checks (issue 6):
            on Ctrl+Q typed with xdotool, the user's own way out (SIGTERM if xdotool is missing).
   open-with  the same with a folder and a file as arguments, as the desktop entry's %F
            passes them (screenshot packaging/dist/smoke/gui-open-with.png).
+  gui-batch  the GUI opens a folder of photos, Ctrl+Return starts its batch (default
+           pipeline and worker mode), every output is written and decodes, there is one main
+           window throughout; then Escape closes the summary and Ctrl+Q quits with exit 0
+           (screenshot packaging/dist/smoke/gui-batch.png).
   deb      ``dpkg --root`` installs the .deb into a scratch root (``dpkg-deb -x`` if that is
            impossible); /usr/bin/imagebatch, the desktop entry and the hicolor icons are
            there; the installed ``imagebatch --version`` runs; every system library the bundle
@@ -120,6 +125,8 @@ def app_env(tmp: Path, **extra: str) -> dict:
     for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
         env[name] = str(tmp / name.lower())
     env["IMAGEBATCH_CONFIG_DIR"] = str(tmp / "imagebatch-config")
+    env["HOME"] = str(tmp / "home")  # e.g. the GUI's default output folder, ~/Pictures/…
+    (tmp / "home").mkdir(exist_ok=True)
     env.update(QT_QPA_PLATFORM="offscreen")
     env.update(extra)
     return env
@@ -336,25 +343,46 @@ def screenshot(display: str, target: Path) -> None:
         subprocess.run(["convert", f"xwd:{raw}", str(target)], check=True)
 
 
+def visible_windows(display: str, *search: str) -> list[str]:
+    """Ids of mapped windows matching an ``xdotool search`` (--onlyvisible: Qt also creates
+    an unmapped 1x1 helper window with the app's title)."""
+    if not shutil.which("xdotool"):
+        return []
+    proc = subprocess.run(["xdotool", "search", "--onlyvisible", *search], capture_output=True,
+                          text=True, env=dict(os.environ, DISPLAY=display), timeout=10)
+    return proc.stdout.split()
+
+
+def type_keys(display: str, window_id: str, keys: str) -> bool:
+    """Focus a window and type ``keys`` (XTEST, through xdotool); False if that failed."""
+    env = dict(os.environ, DISPLAY=display)
+    try:
+        subprocess.run(["xdotool", "windowfocus", "--sync", window_id], env=env, capture_output=True, timeout=10)
+        return subprocess.run(["xdotool", "key", "--clearmodifiers", keys], env=env, timeout=10).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def main_window_keys(display: str, keys: str) -> bool:
+    windows = visible_windows(display, "--name", f"^{GUI_TITLE}$")
+    return bool(windows) and type_keys(display, windows[0], keys)
+
+
 def quit_gui(app: subprocess.Popen, display: str) -> tuple[str, int]:
-    """Quit as a user would: focus the window and type Ctrl+Q (XTEST, through xdotool), which
-    runs the window's closeEvent (settings saved, workers shut down). Without xdotool, or if
-    the app ignores it for 20 s, fall back to SIGTERM (and SIGKILL, which fails the check)."""
+    """Quit as a user would: Ctrl+Q in the main window, which runs its closeEvent (settings
+    saved, workers shut down). Without xdotool, or if the app ignores it for 20 s, fall back
+    to SIGTERM (and SIGKILL, which fails the check)."""
     quit_by = "SIGTERM"
-    if shutil.which("xdotool"):
-        env = dict(os.environ, DISPLAY=display)
-        # --onlyvisible: Qt also creates an unmapped 1x1 helper window with the same title.
-        ids = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", f"^{GUI_TITLE}$"],
-                             capture_output=True, text=True, env=env).stdout.split()
-        for window_id in ids:
-            try:
-                subprocess.run(["xdotool", "windowfocus", "--sync", window_id], env=env,
-                               capture_output=True, timeout=10)
-                subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+q"], env=env, timeout=10)
-                return "Ctrl+Q", app.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                continue
-        quit_by = "SIGTERM after Ctrl+Q was ignored"
+    # A message box (e.g. "Batch finished") is modal: dismiss it with Escape first.
+    main = set(visible_windows(display, "--name", f"^{GUI_TITLE}$"))
+    for window_id in set(visible_windows(display, "--pid", str(app.pid))) - main:
+        type_keys(display, window_id, "Escape")
+        time.sleep(0.5)
+    if main_window_keys(display, "ctrl+q"):
+        try:
+            return "Ctrl+Q", app.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            quit_by = "SIGTERM after Ctrl+Q was ignored"
     app.send_signal(signal.SIGTERM)
     try:
         return quit_by, app.wait(timeout=15)
@@ -364,7 +392,10 @@ def quit_gui(app: subprocess.Popen, display: str) -> tuple[str, int]:
         raise SmokeFailure(f"the GUI ignored {quit_by} for 15 s and had to be killed") from None
 
 
-def check_gui(info: dict, tmp: Path, args: tuple[str, ...] = (), shot_name: str = "gui.png") -> dict:
+def check_gui(info: dict, tmp: Path, args: tuple[str, ...] = (), shot_name: str = "gui.png",
+              interact=None) -> dict:
+    """Start the GUI under Xvfb with ``args``; once its window is up, run
+    ``interact(app, display)`` if given (its dict joins the result), screenshot, quit."""
     for tool in ("Xvfb", "xwininfo"):
         check(shutil.which(tool) is not None, f"{tool} is not installed (apt-get install xvfb x11-utils)")
     SMOKE_DIR.mkdir(parents=True, exist_ok=True)
@@ -388,6 +419,7 @@ def check_gui(info: dict, tmp: Path, args: tuple[str, ...] = (), shot_name: str 
             check(bool(windows), f"no main window appeared (exit {app.poll()}): "
                                  f"{log_path.read_text(errors='replace')[-3000:]}")
             time.sleep(1.5)  # let the first paint and the sample thumbnails land
+            interaction = interact(app, display) if interact else {}
             screenshot(display, shot)
             windows = [w for w in app_windows(display) if w[1] >= 300 and w[2] >= 200]
             second_window = len(windows) > 1
@@ -411,7 +443,7 @@ def check_gui(info: dict, tmp: Path, args: tuple[str, ...] = (), shot_name: str 
     saved = sorted(str(p.relative_to(tmp)) for home in ("xdg_config_home", "imagebatch-config")
                    for p in (tmp / home).rglob("*") if p.is_file())
     return {"screenshot": str(shot), "window": windows[0], "quit_by": quit_by, "exit_code": code,
-            "settings_saved": saved}
+            "settings_saved": saved, **interaction}
 
 
 def check_open_with(info: dict, tmp: Path) -> dict:
@@ -428,6 +460,57 @@ def check_open_with(info: dict, tmp: Path) -> dict:
     shutil.copy2((heic or inputs)[-1], single)
     result = check_gui(info, tmp, args=(str(folder), str(single)), shot_name="gui-open-with.png")
     return {**result, "opened": [folder.name, single.name]}
+
+
+def check_gui_batch(info: dict, tmp: Path) -> dict:
+    """The GUI's own batch, frozen: open a folder of photos, press Ctrl+Return (Start) with
+    the default pipeline and worker mode, and wait for every output. Meanwhile: still one
+    main window (workers never open one), no worker with children of its own. Then close
+    the "Batch finished" message with Escape and quit with Ctrl+Q."""
+    inputs, _avif = batch_inputs()
+    folder = tmp / "photos"
+    folder.mkdir()
+    for path in inputs:
+        shutil.copy2(path, folder / path.name)
+    home = tmp / "home"
+    image_suffixes = {".webp", ".jpg", ".jpeg", ".png", ".avif", ".tif", ".tiff", ".gif", ".bmp"}
+
+    originals = {folder / path.name for path in inputs}
+
+    def outputs() -> list[Path]:
+        """New images wherever the GUI's default output setting puts them: under the
+        (private) home, e.g. ~/Pictures/ImageBatch, or beside the inputs."""
+        found = [p for root in (home, folder) for p in root.rglob("*")]
+        return [p for p in found if p.is_file() and p.suffix.lower() in image_suffixes
+                and p not in originals and ".imagebatch-tmp-" not in p.name]
+
+    def run_batch(app: subprocess.Popen, display: str) -> dict:
+        check(main_window_keys(display, "ctrl+Return"), "could not type Ctrl+Return (xdotool)")
+        most_windows, worker_pids, nested = 1, set(), set()
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and len(outputs()) < len(inputs) and app.poll() is None:
+            big = [w for w in app_windows(display) if w[1] >= 300 and w[2] >= 200]
+            most_windows = max(most_windows, len(big))
+            if Path("/proc/self/stat").is_file():
+                tree = descendants(process_table(), app.pid)
+                workers_now = pool_workers(tree)
+                worker_pids |= workers_now
+                nested |= {pid for pid, (ppid, _argv) in tree.items() if ppid in workers_now}
+            time.sleep(0.1)
+        time.sleep(1.5)  # the summary message and the last progress repaint
+        written = outputs()
+        check(len(written) == len(inputs), f"the GUI batch wrote {len(written)} of {len(inputs)} outputs")
+        from PIL import Image
+
+        for path in written:
+            with Image.open(path) as image:
+                image.load()  # decodes: not truncated, not a temp file
+        check(most_windows == 1, f"{most_windows} main windows during the GUI batch")
+        check(not nested, f"GUI workers started children of their own (respawn loop?): {sorted(nested)}")
+        return {"outputs": len(written), "output_folder": str(written[0].parent.relative_to(tmp)),
+                "worker_processes": len(worker_pids)}
+
+    return check_gui(info, tmp, args=(str(folder),), shot_name="gui-batch.png", interact=run_batch)
 
 
 # --- 4. the .deb -------------------------------------------------------------------------
@@ -515,7 +598,7 @@ def check_deb(info: dict, tmp: Path) -> dict:
 # --- driver ------------------------------------------------------------------------------
 
 CHECKS = {"version": check_version, "batch": check_batch, "gui": check_gui,
-          "open-with": check_open_with, "deb": check_deb}
+          "open-with": check_open_with, "gui-batch": check_gui_batch, "deb": check_deb}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,6 +79,11 @@ def test_gui_opens_a_folder_and_a_file_given_as_arguments(build_info, tmp_path):
     assert result["exit_code"] == 0 or result["quit_by"] == "SIGTERM"
 
 
+def test_gui_batch_writes_every_output_with_one_window(build_info, tmp_path):
+    result = smoke_test.check_gui_batch(build_info, tmp_path)
+    assert result["outputs"] == len(smoke_test.batch_inputs()[0])
+
+
 def test_deb_installs_into_scratch_root_and_runs(build_info, tmp_path):
     result = smoke_test.check_deb(build_info, tmp_path)
     assert build_info["version"] in result["version"]

@@ -18,12 +18,20 @@ thread (the one calling :meth:`BatchRunner.run`) does all the bookkeeping:
   ``ProcessPoolExecutor``. The pool is rebuilt and every task that was in
   flight is a *suspect*: suspects are re-run alone, one at a time, so the
   guilty file is found exactly (WORKER_CRASH) and the innocent ones succeed.
+  Files a lost attempt already wrote (their output did not exist when the
+  chunk was first sent) are redone in place and reported OK.
 - Deadlines (processes): a chunk running longer than ``limits.timeout_s`` gets
   the workers killed; its files are re-run alone with an exact per-file
-  deadline (TIMEOUT); other in-flight chunks are simply re-queued.
+  deadline (TIMEOUT); other in-flight chunks are simply re-queued. In threads
+  mode a late file is reported TIMEOUT and its thread abandoned (threads
+  cannot be stopped); sequential mode has no deadline.
 - Cancel: stop submitting, cancel pending futures, give running ones a short
   grace, then kill the workers; every task that did not run is reported as
-  CANCELLED, and temp files of killed writes are swept.
+  CANCELLED (a streaming source is drained only for a short time budget; the
+  rest is counted), and temp files of killed writes are swept.
+- Batch-level errors (workers cannot start, disk full, report not writable)
+  end the batch once, in ``Summary.batch_error``, never as a flood of
+  per-file failures.
 """
 
 from __future__ import annotations

@@ -73,6 +73,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import deque
 from typing import Any, Callable, Sequence
 
 from .executors import WorkerInitError, WorkerPool
@@ -431,6 +432,8 @@ class _InFlight:
     ready: list[TaskResult]  # bytes mode: files settled here without a worker
     items: list[_Prepared] | None = None  # bytes mode: what was shipped
     dask_future: Any = None  # kept referenced until the result is fetched
+    task_fn: Any = None  # shared mode: a test's chunk function, None for the real worker
+    started: bool = False  # handed to Dask (it holds one of the executor's slots)
 
 
 class DaskExecutor(cf.Executor):
@@ -443,10 +446,18 @@ class DaskExecutor(cf.Executor):
     always runs ``worker.run_task_bytes``.
     """
 
-    def __init__(self, client: Any, transfer: str = "shared", io_threads: int = 2):
+    def __init__(self, client: Any, transfer: str = "shared", io_threads: int = 2, slots: int = 1):
         if transfer not in TRANSFERS:
             raise ValueError(f"unknown transfer mode {transfer!r} (one of {', '.join(TRANSFERS)})")
         self._client = client
+        # At most ``slots`` chunks (the cluster's worker threads) are handed to
+        # Dask at a time; the others wait here. A chunk queued on a worker that
+        # a bad file kills counts as a suspect to Dask and could end up as
+        # KilledWorker (WORKER_CRASH) although innocent; waiting here it cannot.
+        # Cancel also drops waiting chunks at once.
+        self._slots = max(1, int(slots))
+        self._running = 0
+        self._waiting: deque[_ChunkFuture] = deque()
         self.transfer = transfer
         self._io = cf.ThreadPoolExecutor(max(1, io_threads), thread_name_prefix="imagebatch-dask-io")
         self._lock = threading.Lock()
@@ -470,24 +481,47 @@ class DaskExecutor(cf.Executor):
         with self._lock:
             stop_name = self._stop_name
         future = _ChunkFuture(functools.partial(self._request_stop, stop_name))
-        future.set_running_or_notify_cancel()  # handed over to Dask: cancel() no longer drops it
-        chunk = _InFlight(specs, stop_name, [])
+        future.set_running_or_notify_cancel()  # ours now: cancel() asks it to stop instead
+        chunk = _InFlight(specs, stop_name, [], task_fn=None if _is_default_task_fn(fn) else fn)
+        with self._lock:
+            self._live[future] = chunk
+            self._waiting.append(future)
+        self._pump()
+        return future
+
+    def set_slots(self, slots: int) -> None:
+        """How many chunks may run on Dask at once (the cluster's threads)."""
+        with self._lock:
+            self._slots = max(1, int(slots))
+        self._pump()
+
+    def _pump(self) -> None:
+        """Hand waiting chunks to Dask while slots are free."""
+        while True:
+            with self._lock:
+                if self._closed or not self._waiting or self._running >= self._slots:
+                    return
+                future = self._waiting.popleft()
+                chunk = self._live.get(future)
+                if chunk is None:
+                    continue
+                chunk.started = True
+                self._running += 1
+            self._start(future, chunk)
+
+    def _start(self, future: _ChunkFuture, chunk: _InFlight) -> None:
         try:
             if self.transfer == "bytes":
-                with self._lock:
-                    self._live[future] = chunk
-                self._io.submit(self._read_and_send, future, chunk, stop_name)
+                self._io.submit(self._read_and_send, future, chunk, chunk.stop_name)
             else:
-                task_fn = None if _is_default_task_fn(fn) else fn
                 with self._sweep_lock:
                     with self._lock:
-                        self._live[future] = chunk
-                        self._folders.update(os.path.dirname(s.output_path) for s in specs)
-                    chunk.dask_future = self._client.submit(run_shared_chunk, specs, stop_name, task_fn, pure=False)
+                        self._folders.update(os.path.dirname(s.output_path) for s in chunk.specs)
+                    chunk.dask_future = self._client.submit(
+                        run_shared_chunk, chunk.specs, chunk.stop_name, chunk.task_fn, pure=False)
                 self._watch(future, chunk)
         except BaseException as exc:  # noqa: BLE001 - handed to the future like a pool would
             self._resolve(future, exc=self._translate(exc))
-        return future
 
     def _read_and_send(self, future: _ChunkFuture, chunk: _InFlight, stop_name: str) -> None:
         """Bytes mode, on a controller IO thread: read the inputs and ship them."""
@@ -578,7 +612,9 @@ class DaskExecutor(cf.Executor):
                  exc: BaseException | None = None) -> None:
         with self._sweep_lock:
             with self._lock:
-                self._live.pop(future, None)
+                chunk = self._live.pop(future, None)
+                if chunk is not None and chunk.started:
+                    self._running -= 1
                 idle = not self._live and bool(self._folders)
                 folders = sorted(self._folders) if idle else []
                 if idle:
@@ -594,6 +630,8 @@ class DaskExecutor(cf.Executor):
                     future.set_result(results)
             except cf.InvalidStateError:
                 pass
+        if chunk is not None and chunk.started:
+            self._pump()
 
     @property
     def busy(self) -> bool:
@@ -624,6 +662,12 @@ class DaskExecutor(cf.Executor):
             self._stopped.append(stop_name)
             if stop_name == self._stop_name:
                 self._stop_name = _new_stop_name()
+            never_started = [(f, self._live[f].specs) for f in self._waiting
+                             if f in self._live and self._live[f].stop_name == stop_name]
+            dropped = {f for f, _ in never_started}
+            self._waiting = deque(f for f in self._waiting if f not in dropped)
+        for future, specs in never_started:
+            self._resolve(future, [_cancelled(s) for s in specs])
         threading.Thread(target=self._tell_scheduler, args=("set", [stop_name]),
                          name="imagebatch-dask-stop", daemon=True).start()
 
@@ -727,7 +771,8 @@ class DaskPool(WorkerPool):
                 f"the Dask scheduler cannot run ImageBatch's tasks ({type(exc).__name__}: "
                 f"{str(exc).splitlines()[0] if str(exc) else ''}); install imagebatch with the same "
                 "version on the scheduler's machine as well") from exc
-        self.executor = DaskExecutor(self.client, self.transfer, io_threads=max(2, min(8, self.workers)))
+        self.executor = DaskExecutor(self.client, self.transfer, io_threads=max(2, min(8, self.workers)),
+                                     slots=self.cluster_threads() or self.workers)
         self._watch_stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch_workers, args=(self._watch_stop,),
                                          name="imagebatch-dask-watch", daemon=True)
@@ -742,9 +787,12 @@ class DaskPool(WorkerPool):
             if client is None or executor is None:
                 return
             try:
-                count = len(client.nthreads())
+                threads = client.nthreads()
             except Exception:  # noqa: BLE001 - the scheduler may be reconnecting
                 continue
+            count = len(threads)
+            if count:
+                executor.set_slots(sum(threads.values()))  # workers come and go
             now = time.monotonic()
             if cluster is not None and count < self.workers:
                 missing_since = missing_since or now

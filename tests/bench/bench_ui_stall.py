@@ -38,6 +38,8 @@ class Probe:
         self.busy: dict[str, list[float]] = {}  # UI-thread CPU time between ticks
         self.last = time.perf_counter()
         self.last_cpu = time.thread_time()
+        self.phase_start = self.last
+        self.long: list[tuple[str, float, float, float]] = []  # (phase, at s, gap ms, UI CPU ms)
         self.timer = QTimer()
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.tick)
@@ -46,11 +48,15 @@ class Probe:
     def set_phase(self, phase: str) -> None:
         self.tick()
         self.phase = phase
+        self.phase_start = time.perf_counter()
 
     def tick(self) -> None:
         now, cpu = time.perf_counter(), time.thread_time()
         self.gaps.setdefault(self.phase, []).append((now - self.last) * 1000)
         self.busy.setdefault(self.phase, []).append((cpu - self.last_cpu) * 1000)
+        if (now - self.last) * 1000 > STALL_LIMIT_MS:
+            self.long.append((self.phase, self.last - self.phase_start, (now - self.last) * 1000,
+                              (cpu - self.last_cpu) * 1000))
         self.last, self.last_cpu = now, cpu
 
     def stats(self, phase: str) -> dict:
@@ -60,6 +66,31 @@ class Probe:
         return {"ticks": len(gaps), "max_ms": gaps[-1], "p99_ms": gaps[max(0, int(len(gaps) * 0.99) - 1)],
                 "over_limit": sum(1 for g in gaps if g > STALL_LIMIT_MS),
                 "max_busy_ms": max(self.busy.get(phase, [0.0]))}
+
+
+def nice_worker_init(limits=None, *, niceness: int = 10):
+    """Proposal prototype: the real worker initializer, then a lower CPU
+    priority, so the UI thread wins the CPU whenever it wakes up."""
+    from gui_app.core import worker
+
+    worker.init_worker(limits)
+    os.nice(niceness)
+
+
+def use_nice_workers(niceness: int) -> None:
+    """Make the runner's process pools start their workers with ``nice_worker_init``."""
+    from functools import partial
+
+    from gui_app.core import executors
+
+    original = executors.default_initializer
+
+    def default_initializer(mode):
+        if mode == "processes":
+            return partial(nice_worker_init, niceness=niceness)
+        return original(mode)
+
+    executors.default_initializer = default_initializer
 
 
 async def scenario(window, probe: Probe, inputs_dir: Path, count: int, timeout_s: float = 600) -> dict:
@@ -98,6 +129,8 @@ def main(argv=None) -> dict:
     parser = bl.common_args(__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=None, help="files (default 2000, 500 with --quick)")
     parser.add_argument("--mode", default="auto", help="worker mode set in the window (default auto)")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="proposal prototype: worker processes run at this niceness (0 = as shipped)")
     args = parser.parse_args(argv)
     count = args.count or (500 if args.quick else 2000)
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -117,6 +150,8 @@ def main(argv=None) -> dict:
     from gui_app.qt.app import create_application
     from gui_app.qt.views.main_window import MainWindow
 
+    if args.nice:
+        use_nice_workers(args.nice)
     app = create_application()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -142,6 +177,8 @@ def main(argv=None) -> dict:
             print(f"  {phase:<11}: longest gap {s['max_ms']:7.1f} ms, p99 {s['p99_ms']:6.1f} ms, "
                   f"{s['over_limit']} gaps > {STALL_LIMIT_MS:.0f} ms ({s['ticks']} ticks); "
                   f"most UI-thread CPU between two ticks {s['max_busy_ms']:.1f} ms")
+    for phase, at, gap, cpu in probe.long:
+        print(f"    gap of {gap:6.1f} ms ({cpu:5.1f} ms UI-thread CPU) in '{phase}', {at:6.3f} s after it began")
     print("  (gap = wall time between 5 ms ticks: our work + waiting for the GIL + the machine's other load;\n"
           "   UI-thread CPU = what the UI thread itself computed in that gap)")
     checks = {f"longest UI gap during the batch ≤ {STALL_LIMIT_MS:.0f} ms": phases["batch"].get("max_ms"),
@@ -151,7 +188,8 @@ def main(argv=None) -> dict:
     print()
     for name, value in checks.items():
         print(f"  {name}: {'n/a' if value is None else f'{value:.1f}'}")
-    payload = {"machine": bl.machine_line(), "result": result, "phases": phases, "checks": checks}
+    payload = {"machine": bl.machine_line(), "result": result, "phases": phases, "checks": checks,
+               "long_gaps": probe.long}
     bl.save_json("bench_ui_stall", payload, args.workdir)
     os._exit(0)  # a clean Qt teardown can take long; everything is saved
 

@@ -109,6 +109,22 @@ class BatchListener:
     def started(self, total: int | None, mode: str, workers: int, reason: str) -> None:
         pass
 
+    def file_started(self, input_path: str) -> None:
+        """A file is known to be running (optional; for "working…" displays).
+
+        Called when the dispatch thread first sees the file's chunk *running*
+        in the pool (``Future.running()``, polled every ``poll_s``), not when it
+        is submitted; for a chunk of small files, once for each of its files
+        (they run one after another in one worker). A process pool marks a call
+        running when it hands it to a worker's queue (at most one call per
+        worker waits there), so the file may still wait a moment. A chunk that
+        finished before it was seen running is announced just before its
+        results: every file that ran gets ``file_started`` before its
+        ``file_finished``. Files that never ran (cancelled before they started,
+        skipped by the plan or by resume) get no ``file_started``; a file re-run
+        after a worker crash or a deadline is announced again.
+        """
+
     def file_finished(self, result: TaskResult) -> None:
         pass
 
@@ -135,12 +151,13 @@ class _Chunk:
     than "skipped: the output already exists".
     """
 
-    __slots__ = ("specs", "started", "fresh")
+    __slots__ = ("specs", "started", "fresh", "announced")
 
     def __init__(self, specs: tuple[TaskSpec, ...], fresh: frozenset[int] | None = None):
         self.specs = specs
         self.started: float | None = None  # first seen running (deadline clock)
         self.fresh = fresh
+        self.announced = False  # listener.file_started called for its files
 
     def singles(self) -> list["_Chunk"]:
         """One chunk per task, for re-running suspects alone."""
@@ -220,6 +237,7 @@ class BatchRunner:
         self.poll_s = poll_s
         self.progress_interval_s = progress_interval_s
         self._pool: WorkerPool | None = None
+        self._warm_up_thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self._lock = threading.Lock()
         self._running = False
@@ -278,11 +296,53 @@ class BatchRunner:
             self._cancel.clear()  # here, not in the thread: a cancel() right after start() counts
         return self._run_claimed(tasks, total, journal, report)
 
+    def warm_up(self, mode: str | None = None, workers: int | None = None) -> None:
+        """Start the worker pool in the background, ahead of the first batch.
+
+        Returns at once: the pool is built (for processes: the workers are
+        spawned and their initializer checked) on a helper thread, so a GUI
+        can call this right after its window shows and the first :meth:`run`
+        does not pay the start-up cost. ``mode``/``workers`` default to the
+        runner's; ``auto`` warms what a big batch gets (processes, one worker
+        per core). A run that resolves to another mode or worker count
+        replaces the pool as usual; :meth:`run` waits for a warm-up still in
+        progress rather than starting a second pool. A pool that cannot start
+        is ignored here (the batch reports it). No-op while a batch runs or
+        another warm-up is going on.
+        """
+        mode = mode or self.mode
+        if mode not in executors.MODES:
+            raise ValueError(f"unknown worker mode {mode!r}")
+        if mode == "auto":
+            mode = "processes"
+        workers = 1 if mode == "sequential" else workers or self.workers or executors.cpu_count()
+        with self._lock:
+            if self._running or (self._warm_up_thread is not None and self._warm_up_thread.is_alive()):
+                return
+            thread = threading.Thread(target=self._warm_up, args=(mode, workers),
+                                      name="imagebatch-warm-up", daemon=True)
+            self._warm_up_thread = thread
+        thread.start()
+
+    def _warm_up(self, mode: str, workers: int) -> None:
+        try:
+            pool = self._get_pool(mode, workers, wait_for_warm_up=False)
+            pool.start()
+            self.worker_pids = pool.worker_pids()
+        except Exception:  # noqa: BLE001 - the next run reports a pool that cannot start
+            pass
+
+    def _wait_for_warm_up(self) -> None:
+        thread = self._warm_up_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
     def close(self) -> None:
         """Shut the warm pool down (kills its workers). The runner can be reused."""
         self.cancel()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=self.grace_s + 10)
+        self._wait_for_warm_up()
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
@@ -308,6 +368,7 @@ class BatchRunner:
         return summary
 
     def _resolve_mode(self, tasks: Iterable[Any], total: int | None) -> tuple[str, int, str, Iterable[Any]]:
+        self._wait_for_warm_up()  # its pool decides whether a warm pool's size is kept
         cores = executors.cpu_count()
         if self.mode != "auto":
             if self.mode == "sequential":
@@ -339,9 +400,26 @@ class BatchRunner:
             specs, cores, None, complete=complete, total=known_total, workers=self.workers)
         if self.workers and mode != "sequential":
             workers = self.workers
+        elif mode == "processes":
+            workers = self._keep_warm_size(workers, specs)
         return mode, workers, reason, rest
 
-    def _get_pool(self, mode: str, workers: int) -> WorkerPool:
+    def _keep_warm_size(self, workers: int, specs: list[TaskSpec]) -> int:
+        """Auto chose fewer worker processes than the warm pool has (a batch
+        with fewer files than cores): keep the warm pool rather than spawn a
+        smaller one, unless memory is what capped the count."""
+        pool = self._pool
+        if pool is None or pool.mode != "processes" or pool.broken or workers >= pool.workers:
+            return workers
+        pixels = [executors.estimated_pixels(t) for t in specs]
+        biggest = max(pixels) if pixels else 0
+        if executors.memory_capped_workers(pool.workers, biggest, executors.available_memory()) < pool.workers:
+            return workers
+        return pool.workers
+
+    def _get_pool(self, mode: str, workers: int, wait_for_warm_up: bool = True) -> WorkerPool:
+        if wait_for_warm_up:
+            self._wait_for_warm_up()  # never two pools; the warm one is reused if it fits
         pool = self._pool
         if pool is not None and (pool.mode != mode or pool.workers != workers or pool.broken):
             pool.shutdown()
@@ -473,6 +551,7 @@ class _Batch:
                     future = self.results.get_nowait()
                 except queue.Empty:
                     future = None
+            self._announce_running()
             self._check_deadlines()
             self._emit_progress()
 
@@ -546,6 +625,17 @@ class _Batch:
 
     # ------------------------------------------------------------- results
 
+    def _announce_running(self) -> None:
+        """Tell the listener about chunks now seen running (see BatchListener.file_started)."""
+        for future, chunk in self.inflight.items():
+            if not chunk.announced and future.running():
+                self._announce(chunk)
+
+    def _announce(self, chunk: _Chunk) -> None:
+        chunk.announced = True
+        for spec in chunk.specs:
+            self.listener.file_started(spec.input_path)
+
     def _handle_done(self, future: cf.Future) -> None:
         chunk = self.inflight.pop(future, None)
         if chunk is None:
@@ -571,6 +661,8 @@ class _Batch:
             self._record_all(chunk.specs, Code.INTERNAL_ERROR, _describe(exc))
 
     def _record_chunk_results(self, chunk: _Chunk, results: Any) -> None:
+        if not chunk.announced:  # finished before it was seen running
+            self._announce(chunk)
         by_id = {s.task_id: s for s in chunk.specs}
         seen = set()
         if isinstance(results, TaskResult):
@@ -735,6 +827,8 @@ class _Batch:
         started = time.monotonic()
         cancel_seen: float | None = None
         while not future.done():
+            if not single.announced and future.running():
+                self._announce(single)
             cf.wait([future], timeout=self.runner.poll_s)
             if future.done():
                 break
@@ -752,7 +846,7 @@ class _Batch:
                     f"took longer than the {_seconds(timeout)} per-file limit; the worker was stopped")
                 self._rebuild_pool()
                 return
-        self._finish_isolated(spec, future)
+        self._finish_isolated(single, future)
 
     def _kill_and_record(self, spec: TaskSpec, future: cf.Future, code: Code, message: str) -> None:
         assert self.pool is not None
@@ -761,13 +855,14 @@ class _Batch:
         sweep_temp_files_for([spec])
         self._record(TaskResult.failure(spec, code, message), spec)
 
-    def _finish_isolated(self, spec: TaskSpec, future: cf.Future) -> None:
+    def _finish_isolated(self, single: _Chunk, future: cf.Future) -> None:
+        spec = single.specs[0]
         if future.cancelled():
             self._record_all([spec], Code.CANCELLED, "cancelled before it started")
             return
         exc = future.exception()
         if exc is None:
-            self._record_chunk_results(_Chunk((spec,)), future.result())
+            self._record_chunk_results(single, future.result())
             return
         if isinstance(exc, WorkerInitError):
             raise _StopBatch(f"Could not start the workers: {exc}")

@@ -38,6 +38,10 @@ Dask details that matter here:
   after a cancel) the same key and compute them once.
 - Several files travel in one Dask task (the runner's chunking) so Dask's
   per-task overhead of a few milliseconds is paid once per chunk.
+- At most one chunk per worker thread of the cluster is handed to Dask at a
+  time; the runner's other in-flight chunks wait in :class:`DaskExecutor`.
+  A chunk merely queued on a worker that dies counts as a suspect to Dask,
+  and could end as KilledWorker although innocent; waiting here it cannot.
 - Done-callbacks: a ``distributed.Future`` runs them on Dask's callback thread;
   ours only hand the future to the controller thread pool, which fetches the
   result and resolves the runner's future. Like the process pool, the callback
@@ -56,6 +60,10 @@ Dask details that matter here:
   chunk checks it before every file (at most every
   :data:`STOP_CHECK_INTERVAL_S`) and reports the files it did not start as
   CANCELLED. The runner thus gets exact results within its grace period.
+- Our own LocalCluster is watched: a worker slot that stays empty (Dask's
+  nanny does not restart a worker that dies while starting) is replaced, and
+  on any cluster, chunks waiting while no worker at all exists for
+  :data:`NO_WORKERS_S` fail the batch with one clear error instead of hanging.
 - There is no per-file deadline in this mode: a Dask worker cannot be stopped
   from here without killing it for everyone (documented limitation).
 """
@@ -188,12 +196,15 @@ def probe_worker() -> int:
 
 class _StopFlag:
     """Worker side of cancel: asks the scheduler whether the named event is
-    set, at most every STOP_CHECK_INTERVAL_S (first time at once)."""
+    set, at most every STOP_CHECK_INTERVAL_S. The first file of a chunk runs
+    unasked: a chunk starts as soon as it is handed to Dask (chunks cancelled
+    before that never leave the controller), so asking then would only add a
+    round trip to every chunk."""
 
     def __init__(self, name: str | None):
         self.name = name
         self.stopped = False
-        self._checked = float("-inf")
+        self._checked = time.monotonic()
 
     def is_set(self) -> bool:
         if self.stopped or not self.name:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import socket
 import sys
 
 os.environ.setdefault("QT_API", "pyside6")  # qasync picks its binding from this
 
-from PySide6.QtCore import QEvent, QObject, QTimer  # noqa: E402
+from PySide6.QtCore import QEvent, QObject, QSocketNotifier, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from gui_app import APP_NAME, __version__  # noqa: E402
@@ -22,6 +24,10 @@ from gui_app.resources_path import resource, sample_folder  # noqa: E402
 
 #: GIL switch interval for the GUI process (see create_application).
 UI_SWITCH_INTERVAL_S = 0.001
+#: Start the worker pool this long after the window shows (its first paint goes first).
+WARM_UP_DELAY_MS = 300
+#: Signals that quit the app like Quit (Ctrl+Q) does: kill's default, and Ctrl+C in a terminal.
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -74,6 +80,88 @@ class _PaletteWatcher(QObject):
         return False
 
 
+class FileOpenFilter(QObject):
+    """macOS "Open with" and drops on the Dock icon arrive as
+    ``QFileOpenEvent`` on the application, not in argv: add them like a drop.
+    Events that come before a window exists are kept until one is set."""
+
+    def __init__(self, app: QApplication):
+        super().__init__(app)
+        self.window = None
+        self._early: list[str] = []
+
+    def set_window(self, window) -> None:
+        self.window = window
+        early, self._early = self._early, []
+        if early:
+            window.add_paths(early)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.FileOpen and obj is QApplication.instance():
+            path = event.file() or event.url().toLocalFile()
+            if path:
+                if self.window is None:
+                    self._early.append(path)
+                else:
+                    self.window.add_paths([path])
+                    self.window.raise_()
+                    self.window.activateWindow()
+            return True
+        return False
+
+
+def file_open_filter(app: QApplication) -> FileOpenFilter:
+    """The app's one FileOpenFilter (installed on first use)."""
+    existing = app.findChild(FileOpenFilter)
+    if existing is not None:
+        return existing
+    watcher = FileOpenFilter(app)
+    app.installEventFilter(watcher)
+    return watcher
+
+
+class QuitOnSignal(QObject):
+    """SIGTERM and SIGINT quit the app cleanly, like Quit: the batch is
+    cancelled, the workers stopped, the settings saved.
+
+    A Python signal handler only runs when the interpreter next gets control,
+    which may be never while Qt sleeps in its C++ event loop. So the C-level
+    handler writes the signal number to a socket (``signal.set_wakeup_fd``);
+    a QSocketNotifier on the other end wakes the Qt loop, and the slot runs on
+    the UI thread where it may touch the window."""
+
+    def __init__(self, window, signals=QUIT_SIGNALS):
+        super().__init__(window)
+        self.window = window
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        self._previous = {sig: signal.signal(sig, lambda *_args: None) for sig in signals}
+        self._notifier = QSocketNotifier(self._reader.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._wake)
+        self.received: list[int] = []
+
+    def _wake(self, *_args) -> None:
+        try:
+            data = self._reader.recv(64)
+        except (BlockingIOError, InterruptedError):
+            return
+        wanted = {int(s) for s in self._previous}
+        hits = [n for n in data if n in wanted]
+        if hits:
+            self.received.extend(hits)
+            self.window.quit_without_asking(f"Quitting ({signal.Signals(hits[0]).name} received).")
+
+    def uninstall(self) -> None:
+        self._notifier.setEnabled(False)
+        signal.set_wakeup_fd(self._previous_fd)
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._reader.close()
+        self._writer.close()
+
+
 def apply_style(app: QApplication) -> None:
     """A small stylesheet on top of the platform style. It only uses
     ``palette(...)`` colours, so light and dark system themes both work."""
@@ -116,15 +204,20 @@ def main(argv: list[str] | None = None) -> int:
     from . import tasks
 
     app = create_application()
+    opener = file_open_filter(app)
     paths = [a for a in argv if not a.startswith("-")] or None
     window = create_window(paths)
     window.show()
+    opener.set_window(window)
+    quitter = QuitOnSignal(window)
+    QTimer.singleShot(WARM_UP_DELAY_MS, window, window.warm_up_workers)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
         with loop:
             loop.run_forever()
     finally:
+        quitter.uninstall()
         tasks.shutdown()
         window.controller.shutdown()
     return 0

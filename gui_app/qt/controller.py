@@ -41,12 +41,17 @@ class _Recorder(runner.BatchListener):
         self.batch_id = batch_id
         self._lock = threading.Lock()
         self._results: deque[TaskResult] = deque()
+        self._running: list[str] = []
         self._progress = None
         self._started: tuple | None = None
 
     def started(self, total, mode, workers, reason):
         with self._lock:
             self._started = (total, mode, workers, reason)
+
+    def file_started(self, input_path):
+        with self._lock:
+            self._running.append(input_path)
 
     def file_finished(self, result):
         with self._lock:
@@ -65,9 +70,10 @@ class _Recorder(runner.BatchListener):
         with self._lock:
             results = list(self._results)
             self._results.clear()
+            running, self._running = self._running, []
             progress, self._progress = self._progress, None
             started, self._started = self._started, None
-        return started, results, progress
+        return started, running, results, progress
 
 
 class BatchController(QObject):
@@ -77,6 +83,9 @@ class BatchController(QObject):
 
     - ``started(total: int, mode: str, workers: int, reason: str)``: the
       runner chose its mode (``reason`` says why, for "auto").
+    - ``files_started(paths: list[str])``: *batched*: inputs the runner
+      reports as now being worked on (its ``file_started``); a file's
+      ``files_started`` always comes before its ``file_finished``.
     - ``file_finished(results: list[TaskResult])``: *batched*: every result
       that arrived since the last 50 ms tick, in completion order.
     - ``progress(done: int, total: int)`` and ``progress_info(p: Progress)``
@@ -89,6 +98,7 @@ class BatchController(QObject):
     """
 
     started = Signal(int, str, int, str)
+    files_started = Signal(list)
     file_finished = Signal(list)
     progress = Signal(int, int)
     progress_info = Signal(object)
@@ -160,6 +170,14 @@ class BatchController(QObject):
         if self._runner is not None and self.is_running:
             self._runner.cancel()
 
+    def warm_up(self, mode: str = "auto", workers: int | None = None, scheduler: str | None = None) -> None:
+        """Start the worker processes in the background now, so the first
+        Start does not wait for them (returns at once; see BatchRunner.warm_up).
+        Not for a Dask cluster (connecting is left to the first batch)."""
+        if self.is_running or mode == "dask":
+            return
+        self._get_runner(mode, workers, scheduler).warm_up()
+
     def shutdown(self) -> None:
         """Cancel any batch and close the warm worker pool (app exit)."""
         batch_runner, self._runner = self._runner, None
@@ -201,10 +219,12 @@ class BatchController(QObject):
         recorder = self._recorder
         if recorder is None:
             return
-        started, results, progress = recorder.drain()
+        started, running, results, progress = recorder.drain()
         if started is not None:
             total, mode, workers, reason = started
             self.started.emit(int(total if total is not None else self._total), str(mode), int(workers or 0), str(reason or ""))
+        if running:
+            self.files_started.emit(running)
         if results:
             self.file_finished.emit(results)
         if progress is not None:

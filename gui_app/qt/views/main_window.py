@@ -14,7 +14,7 @@ import itertools
 import os
 import time
 
-from PySide6.QtCore import QSize, QStandardPaths, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QRect, QSize, QStandardPaths, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -76,6 +76,21 @@ def reports_folder() -> str:
     return os.path.join(base or os.path.expanduser("~/.imagebatch"), "reports")
 
 
+def first_run_size(available: QRect, preferred: QSize = QSize(1400, 860), fraction: float = 0.9) -> QSize:
+    """The preferred window size, but at most ``fraction`` of the available
+    screen area (the window frame and a panel must fit too)."""
+    return QSize(min(preferred.width(), int(available.width() * fraction)),
+                 min(preferred.height(), int(available.height() * fraction)))
+
+
+def fit_rect(rect: QRect, available: QRect) -> QRect:
+    """``rect`` shrunk to fit in ``available`` and moved inside it."""
+    width, height = min(rect.width(), available.width()), min(rect.height(), available.height())
+    x = min(max(rect.x(), available.left()), available.left() + available.width() - width)
+    y = min(max(rect.y(), available.top()), available.top() + available.height() - height)
+    return QRect(x, y, width, height)
+
+
 def human_error(path: str, message: str) -> str:
     """'photo.heic: this file is damaged (truncated)'."""
     return f"{os.path.basename(path)}: {message or 'failed'}"
@@ -108,6 +123,8 @@ class MainWindow(QMainWindow):
         self._scans = 0
         self._scan_generation = 0
         self._close_after_batch = False
+        self._quit_without_asking = False  # SIGTERM / SIGINT
+        self._check_on_screen_when_shown = False
         self._starting = False  # planning before the runner starts
         self._closing_confirmed = False
         self._last_output_root: str | None = None
@@ -340,6 +357,7 @@ class MainWindow(QMainWindow):
         self.center_tabs.currentChanged.connect(lambda _i: self._schedule_plan())
         c = self.controller
         c.started.connect(self._batch_started)
+        c.files_started.connect(self.model.mark_started)
         c.file_finished.connect(self._files_finished)
         c.progress_info.connect(self.run_bar.show_progress)
         c.finished.connect(self._batch_finished)
@@ -349,8 +367,9 @@ class MainWindow(QMainWindow):
     def _restore(self) -> None:
         s = self.settings
         geometry = s.get_bytes("window/geometry")
-        if not geometry.isEmpty():
-            self.restoreGeometry(geometry)
+        if not geometry.isEmpty() and self.restoreGeometry(geometry):
+            self._keep_on_screen()  # saved on a bigger or a disconnected monitor
+            self._check_on_screen_when_shown = True  # again with the frame known
         else:
             self.resize(self._first_run_size())
         splitter = s.get_bytes("window/splitter")
@@ -395,12 +414,25 @@ class MainWindow(QMainWindow):
         return OutputSpec(**values)
 
     def _first_run_size(self) -> QSize:
-        """1400×860, or 90 % of a smaller screen."""
+        """1400×860, or 90 % of a smaller screen (a 1366×768 laptop gets ~1229×650)."""
         screen = self.screen() or QApplication.primaryScreen()
         if screen is None:
             return QSize(1400, 860)
-        available = screen.availableGeometry()
-        return QSize(min(1400, int(available.width() * 0.9)), min(860, int(available.height() * 0.9)))
+        return first_run_size(screen.availableGeometry())
+
+    def _keep_on_screen(self) -> None:
+        """Shrink and move a restored window so all of it is on a screen."""
+        if self.isMaximized() or self.isFullScreen():
+            return
+        frame = self.frameGeometry()
+        screen = QApplication.screenAt(frame.center()) or self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return
+        fitted = fit_rect(frame, screen.availableGeometry())
+        if fitted != frame:
+            extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()
+            self.resize(max(1, fitted.width() - extra_w), max(1, fitted.height() - extra_h))
+            self.move(fitted.topLeft())
 
     def save_settings(self) -> None:
         s = self.settings
@@ -802,8 +834,7 @@ class MainWindow(QMainWindow):
             self.plan_panel.set_plan(plan, output.out_dir if output.destination == "folder" else None)
             self._last_output_root = output.out_dir if output.destination == "folder" else os.path.dirname(rows[0].path)
             report = self._report_path(output)
-            self.model.reset_status({i.input_path for i in plan.items if i.task is not None},
-                                    workers or os.cpu_count() or 1)
+            self.model.reset_status({i.input_path for i in plan.items if i.task is not None})
             self.run_bar.batch_started(len(items))
             self.log.add(f"Starting {len(plan.items)} file{'s' if len(plan.items) != 1 else ''}: {plan.describe()}.")
             self.controller.start(items, mode=mode, workers=workers, scheduler=scheduler, report=report)
@@ -823,6 +854,13 @@ class MainWindow(QMainWindow):
         folder = output.out_dir if output.destination == "folder" and output.out_dir else reports_folder()
         os.makedirs(folder, exist_ok=True)
         return os.path.join(folder, f"imagebatch-report-{stamp}.json")
+
+    def warm_up_workers(self) -> None:
+        """Start the worker pool for the chosen mode in the background (the
+        app calls this just after the window shows), so the first Start does
+        not pay for spawning the workers."""
+        mode, workers, scheduler = self.run_settings.values()
+        self.controller.warm_up(mode, workers, scheduler)
 
     def retry_failed(self) -> None:
         self.start_batch(only_failed=True)
@@ -945,6 +983,12 @@ class MainWindow(QMainWindow):
                     tabs.setTabIcon(i, icon(name))
         super().changeEvent(event)
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._check_on_screen_when_shown:
+            self._check_on_screen_when_shown = False
+            self._keep_on_screen()
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self.drop_overlay.isVisible():
@@ -965,9 +1009,24 @@ class MainWindow(QMainWindow):
             self._closing_confirmed = True
             self.close()
 
+    def quit_without_asking(self, message: str = "") -> None:
+        """Quit like Ctrl+Q, minus the question (SIGTERM, Ctrl+C in a
+        terminal): a running batch is cancelled (with the same deadline
+        before its workers are killed), the settings saved, the app ends.
+        An open dialog is closed first; the window closes once its nested
+        event loop has returned."""
+        if message:
+            self.log.add(message)
+            self.statusBar().showMessage(message)
+        self._quit_without_asking = True
+        modal = QApplication.activeModalWidget()
+        if modal is not None and modal is not self:
+            modal.close()
+        QTimer.singleShot(0, self, self.close)
+
     def closeEvent(self, event) -> None:
         if self.controller.is_running and not self._closing_confirmed:
-            if self._close_after_batch or self.confirm_close():
+            if self._close_after_batch or self._quit_without_asking or self.confirm_close():
                 if not self._close_after_batch:
                     # Safety net: a runner that does not finish its cancel in
                     # time gets its workers killed, then the window closes.

@@ -14,7 +14,7 @@ import os
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSize, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QTreeView,
 )
 
+from gui_app.core.formats import FORMATS
 from gui_app.core.specs import Limits, Status, TaskResult
 
 from .. import tasks
@@ -50,6 +51,15 @@ _STATUS_TEXT = {PENDING: "", QUEUED: "Waiting", RUNNING: "Working…", DONE: "Do
                 SKIPPED: "Skipped", CANCELLED: "Cancelled"}
 _STATUS_ICON = {DONE: "status-done", FAILED: "status-failed", SKIPPED: "status-skipped",
                 CANCELLED: "status-cancelled", QUEUED: "status-pending", RUNNING: "status-running"}
+#: Side of the status marks (drawn as pixmaps, so the thumbnail size does not apply).
+STATUS_ICON_SIDE = 16
+#: Widest texts each fixed column must show in full (the name column stretches).
+COLUMN_SAMPLES: dict[int, tuple[str, ...]] = {
+    COL_DIMS: ("88888 × 88888",),
+    COL_FORMAT: tuple(f.label for f in FORMATS.values()),  # "HEIF/HEIC" is the widest
+    COL_SIZE: ("1023 bytes", "88.8 MB"),
+    COL_STATUS: tuple(_STATUS_TEXT.values()) + ("Will be skipped",),
+}
 #: When several outputs come from one input (variants), the worst one shows.
 _SEVERITY = {PENDING: 0, QUEUED: 1, RUNNING: 2, DONE: 3, SKIPPED: 4, CANCELLED: 5, FAILED: 6}
 _FROM_RESULT = {Status.OK.value: DONE, Status.FAILED.value: FAILED, Status.SKIPPED.value: SKIPPED,
@@ -153,8 +163,6 @@ class InputModel(QAbstractTableModel):
         self.max_loaders = 2
         self._thumbs: OrderedDict[int, InputRow] = OrderedDict()
         self._total_size = 0
-        self._running_hint = 1
-        self._cursor = 0
 
     # ------------------------------------------------------------- editing
     def add_entries(self, entries) -> int:
@@ -214,16 +222,24 @@ class InputModel(QAbstractTableModel):
         return self._index.get(path)
 
     # -------------------------------------------------------------- status
-    def reset_status(self, paths_to_run: set[str], running_hint: int = 1) -> None:
+    def reset_status(self, paths_to_run: set[str]) -> None:
         """Before a batch: rows that will run are queued, the rest cleared."""
-        self._running_hint = max(1, running_hint)
-        self._cursor = 0
         for r in self.rows:
             r.status = QUEUED if r.path in paths_to_run else PENDING
             r.message = ""
             r.outputs = []
-        self._mark_running()
         self._status_changed(0, len(self.rows) - 1)
+
+    def mark_started(self, paths: list[str]) -> None:
+        """The runner says these files are being worked on now (its
+        ``file_started``); only waiting rows change (a result wins)."""
+        low, high = len(self.rows), -1
+        for path in paths:
+            i = self._index.get(path)
+            if i is not None and self.rows[i].status == QUEUED:
+                self.rows[i].status = RUNNING
+                low, high = min(low, i), max(high, i)
+        self._status_changed(low, high)
 
     def apply_results(self, results: list[TaskResult]) -> None:
         low, high = len(self.rows), -1
@@ -242,7 +258,6 @@ class InputModel(QAbstractTableModel):
                 row.width, row.height = result.width_in, result.height_in
             low, high = min(low, i), max(high, i)
         if high >= 0:
-            self._mark_running()
             self._status_changed(low, high)
 
     def finish_batch(self) -> None:
@@ -255,24 +270,6 @@ class InputModel(QAbstractTableModel):
                 changed = True
         if changed:
             self._status_changed(0, len(self.rows) - 1)
-
-    def _mark_running(self) -> None:
-        # The runner submits in list order, so the first waiting rows are the
-        # ones being worked on (an approximation: one per worker). A cursor
-        # skips the finished head of the list: O(workers) per update, not O(n).
-        rows = self.rows
-        while self._cursor < len(rows) and rows[self._cursor].status not in (QUEUED, RUNNING):
-            self._cursor += 1
-        budget = self._running_hint
-        i = self._cursor
-        while budget > 0 and i < len(rows):
-            r = rows[i]
-            if r.status == RUNNING:
-                budget -= 1
-            elif r.status == QUEUED:
-                r.status = RUNNING
-                budget -= 1
-            i += 1
 
     def _status_changed(self, low: int, high: int) -> None:
         if high >= low >= 0:
@@ -414,7 +411,7 @@ def _status_pixmap(status: str) -> QPixmap:
     """A small status mark (a pixmap, so the 44 px thumbnail size does not apply)."""
     key = (status, QApplication.palette().color(QPalette.ColorRole.WindowText).name())
     if key not in _STATUS_PIXMAPS:
-        _STATUS_PIXMAPS[key] = icon(_STATUS_ICON[status]).pixmap(QSize(16, 16))
+        _STATUS_PIXMAPS[key] = icon(_STATUS_ICON[status]).pixmap(QSize(STATUS_ICON_SIDE, STATUS_ICON_SIDE))
     return _STATUS_PIXMAPS[key]
 
 
@@ -504,10 +501,34 @@ class InputView(QTreeView):
         super().setModel(model)
         header = self.header()
         header.setStretchLastSection(False)
+        # The name gets all the spare width (and elides in the middle);
+        # the others are as wide as their longest possible text.
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_DIMS, 96), (COL_FORMAT, 56), (COL_SIZE, 70), (COL_STATUS, 92)):
+        for col in COLUMN_SAMPLES:
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(col, width)
         header.setMinimumSectionSize(36)
         header.setMinimumWidth(0)
+        self.size_columns()
+
+    def size_columns(self) -> None:
+        """Size the fixed columns from the font: their widest likely text
+        (e.g. "HEIC", "Will be skipped" with its icon) and their header."""
+        header = self.header()
+        if self.model() is None:
+            return
+        item_metrics, header_metrics = self.fontMetrics(), header.fontMetrics()
+        margin = self.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, self) + 1
+        padding = 2 * margin + 10
+        header_padding = 2 * self.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header) + 12
+        for col, samples in COLUMN_SAMPLES.items():
+            text = max(item_metrics.horizontalAdvance(t) for t in samples) + padding
+            if col == COL_STATUS:
+                text += STATUS_ICON_SIDE + margin + 4
+            title = header_metrics.horizontalAdvance(COLUMNS[col]) + header_padding
+            header.resizeSection(col, max(text, title))
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self.size_columns()
 

@@ -1,0 +1,61 @@
+"""Window size and the input table's columns on a small laptop screen."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, QSize
+from PySide6.QtWidgets import QApplication
+
+from gui_app.qt.views.main_window import MainWindow, first_run_size, fit_rect
+
+LAPTOP = QRect(0, 0, 1366, 768 - 32)  # available area under a 32 px panel
+
+
+def test_first_run_size_fits_a_1366x768_laptop():
+    size = first_run_size(LAPTOP)
+    assert size.width() <= 0.9 * 1366 and size.height() <= 0.9 * LAPTOP.height()
+    assert first_run_size(QRect(0, 0, 2560, 1440)) == QSize(1400, 860), "big screens get the full size"
+
+
+def test_the_window_can_be_as_small_as_the_laptop_default(window):
+    size = first_run_size(LAPTOP)
+    minimum = window.minimumSize().expandedTo(window.minimumSizeHint()) if window.minimumSize().isEmpty() \
+        else window.minimumSize()
+    assert minimum.width() <= size.width() and minimum.height() <= size.height()
+
+
+def test_fit_rect_shrinks_and_moves_inside_the_screen():
+    assert fit_rect(QRect(5000, 5000, 3000, 2000), LAPTOP) == LAPTOP
+    assert fit_rect(QRect(-300, 100, 800, 600), LAPTOP) == QRect(0, 100, 800, 600)
+    assert fit_rect(QRect(1000, 500, 800, 600), LAPTOP) == QRect(566, 136, 800, 600)
+    inside = QRect(10, 20, 800, 600)
+    assert fit_rect(inside, LAPTOP) == inside
+
+
+def test_restored_geometry_from_a_bigger_monitor_is_clamped_on_screen(make_window, qtbot):
+    big = make_window()
+    big.setGeometry(4000, 3000, 3800, 2400)  # saved on a 4K monitor that is gone now
+    big.save_settings()
+    saved = big.settings
+    big.close()
+    window = make_window(settings=saved)
+    available = (QApplication.screenAt(window.frameGeometry().center()) or window.screen()).availableGeometry()
+    frame = window.frameGeometry()
+    assert available.contains(frame), (frame, available)
+
+
+def test_fixed_columns_show_their_text_in_full_and_the_name_gets_the_spare_width(window, qtbot, corpus, load):
+    from gui_app.qt.widgets.input_list import COL_DIMS, COL_FORMAT, COL_NAME, COL_SIZE, COL_STATUS, COLUMN_SAMPLES
+
+    window.resize(first_run_size(LAPTOP))
+    load(window, [corpus / "formats"])
+    qtbot.waitUntil(lambda: not window.model.details_pending(), timeout=30_000)
+    assert "HEIF/HEIC" in {r.format for r in window.model.rows}
+    view, header = window.input_view, window.input_view.header()
+    for col in (COL_DIMS, COL_FORMAT, COL_SIZE, COL_STATUS):
+        assert view.sizeHintForColumn(col) <= header.sectionSize(col), f"column {col} cuts its text"
+        assert header.sectionSizeHint(col) <= header.sectionSize(col), f"header of column {col} is cut"
+    metrics = view.fontMetrics()
+    assert header.sectionSize(COL_FORMAT) > metrics.horizontalAdvance("HEIF/HEIC") + 8
+    assert all(header.sectionSize(c) > metrics.horizontalAdvance(max(t, key=len)) for c, t in COLUMN_SAMPLES.items())
+    others = sum(header.sectionSize(c) for c in (COL_DIMS, COL_FORMAT, COL_SIZE, COL_STATUS))
+    assert header.sectionSize(COL_NAME) >= view.viewport().width() - others - 1, "the name column gets the spare width"

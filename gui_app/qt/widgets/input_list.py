@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from gui_app.core.formats import FORMATS
 from gui_app.core.specs import Limits, Status, TaskResult
 
-from .. import tasks
+from .. import pil_warnings, tasks
 from ..compat import human_size
 from ..icons import icon
 
@@ -83,6 +83,7 @@ class InputRow:
     thumb_icon: QIcon | None = None  # made on the UI thread from ``thumb``
     details: int = 0  # 0 not asked, 1 being read, 2 read, 3 unreadable
     details_error: str = ""
+    notes: list = field(default_factory=list)  # Pillow's warnings about the file
     status: str = PENDING
     message: str = ""
     outputs: list = field(default_factory=list)
@@ -108,13 +109,20 @@ def displayable(image):
     return image.convert("RGBA")
 
 
-def read_details(path: str, limits: Limits) -> tuple[QImage | None, int | None, int | None, str, str]:
+def read_details(path: str, limits: Limits) -> tuple[QImage | None, int | None, int | None, str, str, list[str]]:
     """Thumbnail, size and format of one image (runs in a helper thread).
 
     Opens through the engine's ``open_image`` (content-checked format
     allowlist, pixel limits): the GUI never decodes anything the batch would
-    refuse. Returns (thumbnail, width, height, format label, error sentence).
+    refuse. Returns (thumbnail, width, height, format label, error sentence,
+    Pillow's warnings about the file): the warnings are recorded for this
+    file, never printed to the terminal.
     """
+    with pil_warnings.collect() as notes:
+        return _read_details(path, limits) + (notes,)
+
+
+def _read_details(path: str, limits: Limits) -> tuple[QImage | None, int | None, int | None, str, str]:
     from PIL import ImageOps
 
     from gui_app.core import imageio
@@ -306,10 +314,11 @@ class InputModel(QAbstractTableModel):
                 if i >= len(self.rows):
                     continue
                 row = self.rows[i]
-                thumb, width, height, fmt, error = await tasks.run_blocking(read_details, row.path, self.limits)
+                thumb, width, height, fmt, error, notes = await tasks.run_blocking(read_details, row.path, self.limits)
                 if generation != self._generation or i >= len(self.rows) or self.rows[i] is not row:
                     continue
                 row.thumb, row.width, row.height, row.format = thumb, width or row.width, height or row.height, fmt
+                row.notes = notes
                 row.thumb_icon = None
                 if thumb is not None:
                     self._keep_thumbnail(row)
@@ -396,6 +405,8 @@ class InputModel(QAbstractTableModel):
             lines.append(row.skip_reason or "This file will be skipped.")
         if row.details_error:
             lines.append(f"Cannot read it: {row.details_error}")
+        for note in row.notes:
+            lines.append(f"Note: {note}")
         if row.message:
             lines.append(row.message)
         for out in row.outputs:

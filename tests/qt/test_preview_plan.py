@@ -67,9 +67,9 @@ def test_output_settings_live_example_and_token_menu(window, qtbot, copy_corpus,
     settings.template.end(False)
     width_token.trigger()
     assert settings.template.text() == "{stem}_{width}"
-    assert settings.example.text() == "Example: hopper.jpg → hopper_64.webp"
+    qtbot.waitUntil(lambda: settings.example.text() == "Example: hopper.jpg → hopper_64.webp", timeout=10_000)
     settings.template.setText("{nonsense}")
-    assert "Name template" in settings.example.text()
+    qtbot.waitUntil(lambda: "Name template" in settings.example.text(), timeout=10_000)
     # Destination rows follow the choice.
     settings.destination.setCurrentIndex(settings.destination.findData("subfolder"))
     assert settings.output_spec().destination == "subfolder"
@@ -110,3 +110,45 @@ def test_plan_explains_a_missing_output_folder(window, qtbot, copy_corpus, load,
     load(window, [copy_corpus("formats/hopper.jpg")])
     assert "is a file" in window.plan_panel.summary.text()
     assert not window.start_batch()
+
+
+def test_example_name_is_worked_out_off_the_ui_thread_and_stale_answers_are_dropped(
+        window, qtbot, copy_corpus, tmp_path, load, monkeypatch):
+    """A header read that hangs (a slow network drive) must not block typing;
+    answers for old settings are never shown, only the newest."""
+    import threading
+
+    from gui_app.core import plan
+
+    folder = copy_corpus("formats/hopper.jpg")
+    load(window, [folder])
+    settings = window.output_settings
+    settings.set_output_spec(OutputSpec(out_dir=str(tmp_path / "out"), template="{stem}"))
+    qtbot.waitUntil(lambda: "hopper" in settings.example.text(), timeout=10_000)
+
+    gate = threading.Event()
+    calls: list[tuple[str, str]] = []
+    real = plan.example_output_name
+
+    def slow_network_drive(output, *args, **kwargs):
+        calls.append((output.template, threading.current_thread().name))
+        gate.wait(30)  # the header read hangs until the test lets it go
+        return real(output, *args, **kwargs)
+
+    monkeypatch.setattr(plan, "example_output_name", slow_network_drive)
+    shown: list[str] = []
+    original_set = settings.set_example
+    monkeypatch.setattr(settings, "set_example", lambda text, problem=False: (shown.append(text),
+                                                                               original_set(text, problem)))
+    settings.template.setText("{stem}_a")
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=10_000)  # that read now hangs
+    assert calls[0][1] != threading.current_thread().name, "the header was read on the UI thread"
+    for template in ("{stem}_ab", "{stem}_abc"):
+        settings.template.setText(template)  # returns at once although the read hangs
+    qtbot.wait(50)
+    assert shown == [] and len(calls) == 1, "a second read started beside the hanging one"
+    with qtbot.waitSignal(window.example_ready, timeout=20_000):
+        gate.set()
+    assert len(shown) == 1 and shown[0].startswith("Example: hopper.jpg → hopper_abc."), \
+        f"an answer for old settings was shown: {shown}"
+    assert [t for t, _ in calls] == ["{stem}_a", "{stem}_abc"], "one read at a time, then the newest"

@@ -8,7 +8,9 @@ BatchController, so no slot here ever blocks the UI thread.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 import html
 import itertools
 import os
@@ -110,6 +112,7 @@ class MainWindow(QMainWindow):
     plan_ready = Signal()
     scan_finished = Signal()
     batch_done = Signal(object)
+    example_ready = Signal()
 
     def __init__(self, settings: Settings | None = None, limits: Limits | None = None, parent=None):
         super().__init__(parent)
@@ -124,6 +127,8 @@ class MainWindow(QMainWindow):
         self._scan_generation = 0
         self._close_after_batch = False
         self._quit_without_asking = False  # SIGTERM / SIGINT
+        self._example_generation = 0
+        self._example_running = False
         self._check_on_screen_when_shown = False
         self._starting = False  # planning before the runner starts
         self._closing_confirmed = False
@@ -691,25 +696,60 @@ class MainWindow(QMainWindow):
         self._update_run_state()
 
     def _update_example(self) -> None:
-        from gui_app.core.plan import example_output_name
+        """Show the first input's output name for the current settings.
+
+        Working it out reads that file's header (for size and EXIF tokens),
+        which can take long on a slow network drive: it runs on a helper
+        thread, one at a time. Settings changed meanwhile are picked up when
+        it returns (only the newest answer is shown; ``example_ready`` then)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # built before the event loop runs (app start): once it does
+            QTimer.singleShot(0, self, self._update_example)
+            return
+        self._example_generation += 1
+        if self._example_running:
+            return  # the running loop goes again with the newest settings
+        self._example_running = True
+        tasks.spawn(self._example_loop(), owner=self,
+                    on_error=lambda exc: self._example_failed(exc))
+
+    async def _example_loop(self) -> None:
+        try:
+            while True:
+                generation = self._example_generation
+                text, problem = await self._example_text()
+                if generation == self._example_generation:
+                    self.output_settings.set_example(text, problem=problem)
+                    self.example_ready.emit()
+                    return
+        finally:
+            self._example_running = False
+
+    def _example_failed(self, exc: BaseException) -> None:
+        self._example_running = False
+        self.output_settings.set_example(f"Name template: {exc}", problem=True)
+        self.example_ready.emit()
+
+    async def _example_text(self) -> tuple[str, bool]:
+        from gui_app.core import plan
 
         pipeline = self.current_pipeline()
         if pipeline is None:
-            self.output_settings.set_example("Fix the step settings to see an example name.", problem=True)
-            return
+            return "Fix the step settings to see an example name.", True
         sample = self.model.rows[0].path if self.model.rows else None
         output = self.output_settings.output_spec()
+        variant = self._variant_steps[0][0] if self._variant_steps else ""
         try:
-            name = example_output_name(output, pipeline, sample, limits=self.limits,
-                                       variant=self._variant_steps[0][0] if self._variant_steps else "")
+            name = await tasks.run_blocking(
+                functools.partial(plan.example_output_name, limits=self.limits, variant=variant),
+                output, pipeline, sample)
         except SpecError as exc:
-            self.output_settings.set_example(f"Name template: {exc.reason}", problem=True)
-            return
-        except Exception as exc:
-            self.output_settings.set_example(f"Name template: {exc}", problem=True)
-            return
+            return f"Name template: {exc.reason}", True
+        except Exception as exc:  # noqa: BLE001 - shown as a sentence, not a traceback
+            return f"Name template: {exc}", True
         source = os.path.basename(sample) if sample else "IMG_0001.jpg"
-        self.output_settings.set_example(f"Example: {source} → {name}")
+        return f"Example: {source} → {name}", False
 
     def _update_preview(self) -> None:
         index = self.input_view.currentIndex()

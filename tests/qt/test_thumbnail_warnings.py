@@ -65,3 +65,22 @@ def test_the_row_tooltip_shows_the_notes(window, qtbot, corpus, load):
     row = window.model.rows[0]
     assert any("Corrupt EXIF" in n for n in row.notes)
     assert "Note: Corrupt EXIF" in window.model._tooltip(row)
+
+
+def test_the_apps_batch_workers_do_not_print_pillow_warnings(corpus, tmp_path, capfd):
+    from gui_app.core.plan import make_plan
+    from gui_app.core.runner import BatchRunner
+    from gui_app.core.scan import scan
+    from gui_app.core.specs import OutputSpec, Pipeline
+    from gui_app.qt.worker_priority import init_background_worker
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in (HOSTILE_TIFF, BAD_EXIF):
+        (src / name).write_bytes((corpus / "hostile" / name).read_bytes())
+    plan = make_plan(scan([str(src)]), Pipeline(), OutputSpec(out_dir=str(tmp_path / "out")), Limits())
+    with BatchRunner("processes", workers=1, initializer=init_background_worker) as runner:
+        summary = runner.run(plan.tasks())
+    assert summary.total == 2
+    err = capfd.readouterr().err
+    assert "UserWarning" not in err and "Tag data larger" not in err

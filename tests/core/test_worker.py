@@ -316,6 +316,15 @@ def test_init_worker_configures_pillow():
         worker.configure_pillow(Limits())
 
 
+def test_worker_processes_keep_freed_image_memory_for_the_next_image():
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    with cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=worker.init_worker,
+                                initargs=(Limits(),)) as pool:
+        assert pool.submit(Image.core.get_blocks_max).result(timeout=30) == worker.KEPT_IMAGE_BLOCKS
+
+
 def _alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as fh:
@@ -419,12 +428,18 @@ def test_a_failed_backup_replaces_nothing_and_leaves_no_partial_copy(corpus, tmp
     assert src.read_bytes() == original and not backup.exists()
 
 
-def test_durable_writes_flush_each_file_unless_switched_off(corpus, tmp_path, monkeypatch):
+def test_writes_are_not_flushed_per_file_unless_durable_writes_is_on(corpus, tmp_path, monkeypatch):
     flushed = []
     real_fsync = os.fsync
     monkeypatch.setattr(worker.os, "fsync", lambda fd: (flushed.append(fd), real_fsync(fd)))
-    assert run_task(spec_for(corpus / "formats" / "hopper.jpg", tmp_path / "a.webp")).ok
-    assert len(flushed) == 1
-    fast = run_task(spec_for(corpus / "formats" / "hopper.jpg", tmp_path / "b.webp", limits=Limits(durable_writes=False)))
-    assert fast.ok and len(flushed) == 1
-    assert (tmp_path / "b.webp").read_bytes()[:4] == b"RIFF"
+    assert Limits().durable_writes is False
+    for name in ("a.webp", "b.webp", "c.webp"):  # the default: atomic, but no fsync
+        assert run_task(spec_for(corpus / "formats" / "hopper.jpg", tmp_path / name)).ok
+    assert flushed == []
+    assert (tmp_path / "a.webp").read_bytes()[:4] == b"RIFF"
+    assert not [p for p in tmp_path.iterdir() if worker.TEMP_MARKER in p.name]
+    durable = Limits(durable_writes=True)
+    for name in ("d.webp", "e.webp"):
+        assert run_task(spec_for(corpus / "formats" / "hopper.jpg", tmp_path / name, limits=durable)).ok
+    assert len(flushed) == 2  # one flush per output
+    assert (tmp_path / "e.webp").read_bytes()[:4] == b"RIFF"

@@ -55,7 +55,7 @@ from .specs import Code, Limits, OverwritePolicy, Status, TaskResult, TaskSpec
 #: Inputs up to this many bytes are grouped into chunks in processes mode.
 SMALL_FILE_BYTES = 512 * 1024
 #: Most files in one chunk, and most input bytes in one chunk.
-MAX_CHUNK_FILES = 16
+MAX_CHUNK_FILES = 64
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
 #: After a cancel, how long to keep pulling not-run tasks from the source to report them.
 DRAIN_BUDGET_S = 0.5
@@ -396,8 +396,11 @@ class BatchRunner:
         known_total = total
         if known_total is None and complete:
             known_total = len(specs)
+        pool = self._pool
+        warm = pool.workers if pool is not None and pool.mode == "processes" and not pool.broken else 0
         mode, workers, reason = executors.choose_mode(
-            specs, cores, None, complete=complete, total=known_total, workers=self.workers)
+            specs, cores, None, complete=complete, total=known_total, workers=self.workers,
+            warm_processes=warm)
         if self.workers and mode != "sequential":
             workers = self.workers
         elif mode == "processes":

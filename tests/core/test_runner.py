@@ -16,6 +16,7 @@ import time
 import pytest
 
 from gui_app.core import executors
+from gui_app.core import runner as runner_module
 from gui_app.core.runner import BatchListener, BatchRunner, Progress, Summary
 from gui_app.core.specs import Code, Limits, Pipeline, Status, TaskResult, TaskSpec
 
@@ -389,6 +390,51 @@ def test_choose_mode_by_workload(tmp_path):
     many_small = make_specs(tmp_path, 64, size=60_000)
     mode, _, reason = executors.choose_mode(many_small, cores=4, memory=8 << 30, total=5000, complete=False)
     assert mode == "processes" and "chunks" in reason
+
+
+def _tiny_png_specs(folder, n, total):
+    """``n`` specs of real 64×64 PNG files (headers are read), for a batch of ``total``."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    specs = []
+    for i in range(n):
+        path = folder / f"tiny{i:04d}.png"
+        Image.new("RGB", (64, 64), (i % 256, 80, 160)).save(path)
+        specs.append(TaskSpec(task_id=i, input_path=str(path), output_path=str(folder / f"tiny{i:04d}.jpg"),
+                              pipeline=Pipeline(), input_size=path.stat().st_size))
+    return specs
+
+
+def test_many_tiny_files_go_to_processes_a_handful_stay_in_process(tmp_path):
+    sample = _tiny_png_specs(tmp_path / "in", 64, 2000)
+    mode, workers, reason = executors.choose_mode(sample, cores=2, memory=8 << 30, total=2000, complete=False)
+    assert (mode, workers) == ("processes", 2) and "chunks" in reason  # the per-file cost adds up
+    # the estimate: 2,000 × (4,096 px of pixel work + the fixed cost of one file)
+    assert 2000 * executors.SECONDS_PER_FILE > executors.WORKER_START_S * 2
+    assert executors.choose_mode(sample[:5], cores=2, memory=8 << 30)[0] == "threads"
+    assert executors.choose_mode(sample[:3], cores=2, memory=8 << 30)[0] == "sequential"
+    assert executors.choose_mode(sample[:200], cores=2, memory=8 << 30)[0] == "threads"
+    # a warm pool costs nothing to start: even a handful of files use it
+    mode, workers, reason = executors.choose_mode(sample[:5], cores=2, memory=8 << 30, warm_processes=2)
+    assert (mode, workers) == ("processes", 2) and "already running" in reason
+
+
+def test_chunks_of_many_small_files_hold_up_to_64_bounded_by_total_and_bytes(tmp_path):
+    assert runner_module.MAX_CHUNK_FILES == 64
+    runner = fake_runner("processes", workers=2)
+    assert runner_module._Batch(runner, 2000, None, None)._chunk_limit("processes", 2) == 64
+    assert runner_module._Batch(runner, 200, None, None)._chunk_limit("processes", 2) == 25  # 200 // (2 × 4)
+    assert runner_module._Batch(runner, None, None, None)._chunk_limit("processes", 2) == 64  # streaming
+    assert runner_module._Batch(runner, 2000, None, None)._chunk_limit("threads", 2) == 1
+    batch = runner_module._Batch(runner, 2000, None, None)
+    batch.chunk_limit = 64
+    big_small = make_specs(tmp_path, 100, size=400_000)  # small files, but 64 of them exceed MAX_CHUNK_BYTES
+    batch.source = iter(big_small)
+    sizes = []
+    while (chunk := batch._next_chunk()) is not None:
+        sizes.append(sum(s.input_size for s in chunk.specs))
+    assert max(sizes) <= runner_module.MAX_CHUNK_BYTES + 400_000 and len(sizes) > 100 // 64 + 1
 
 
 def test_worker_count_is_capped_by_memory(tmp_path):

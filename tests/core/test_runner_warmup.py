@@ -7,6 +7,7 @@ import os
 import threading
 import time
 
+from gui_app.core import executors
 from gui_app.core.runner import BatchListener
 from gui_app.core.specs import Code, Status, TaskResult
 
@@ -62,6 +63,22 @@ def test_run_right_after_warm_up_waits_for_it_instead_of_a_second_pool(tmp_path,
         assert len(set(_spawned_children()) - before) == 2, "a second pool was started beside the warm one"
     finally:
         gate.write_text("open")
+        runner.close()
+
+
+def test_auto_mode_uses_a_warm_pool_even_for_a_handful_of_files(tmp_path):
+    runner = fake_runner("auto", workers=None)
+    before = set(_spawned_children())
+    try:
+        runner.warm_up()
+        runner._warm_up_thread.join(30)
+        warm_pids = set(runner.worker_pids)
+        assert len(warm_pids) == executors.cpu_count()  # auto warms one process per core
+        summary = runner.run(make_specs(tmp_path / "out", 5), total=5)  # cold: threads would win
+        assert summary.ok == 5 and summary.mode == "processes" and summary.workers == len(warm_pids)
+        assert set(runner.worker_pids) == warm_pids, "auto replaced the warm pool"
+        assert set(_spawned_children()) - before == warm_pids
+    finally:
         runner.close()
 
 

@@ -201,7 +201,9 @@ def common_args(description: str, default_repeats: int = 3) -> argparse.Argument
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="fewer images and repeats (a smoke run)")
     parser.add_argument("--repeats", type=int, default=None, help=f"best of N (default {default_repeats}, 2 with --quick)")
-    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="scratch folder (default tests/bench/out)")
+    parser.add_argument("--workdir", type=lambda p: Path(p).resolve(), default=DEFAULT_WORKDIR,
+                        help="scratch folder (default tests/bench/out); made absolute, since the external tools "
+                             "run in other folders")
     parser.add_argument("--workers", type=int, default=2, help="workers for the parallel rows (default 2)")
     parser.set_defaults(default_repeats=default_repeats)
     return parser

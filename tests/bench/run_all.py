@@ -136,7 +136,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--workdir", type=Path, default=bl.DEFAULT_WORKDIR)
+    parser.add_argument("--workdir", type=lambda p: Path(p).resolve(), default=bl.DEFAULT_WORKDIR)
     parser.add_argument("--only", default=",".join(SCRIPTS), help="comma-separated scenario names")
     parser.add_argument("--summary-only", action="store_true",
                         help="run nothing: print the targets from the JSON results already in the work folder")

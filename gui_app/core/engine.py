@@ -24,7 +24,8 @@ scale with ``Image.draft`` (the largest DCT scale whose result is still at
 least the target size, with the orientation's width/height swap accounted
 for), then resized with Lanczos and a reducing gap. The output size is
 computed from the full-size geometry, so it is identical with or without
-the draft.
+the draft. With libjpeg-turbo the decode can also be at 3/8 (see
+:func:`_draft`), which Pillow's ``draft`` does not offer by itself.
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ class Processed:
     oriented: bool = False
     format_in: str | None = None
     size_in: tuple[int, int] = (0, 0)
-    draft_scale: int = 1
+    #: The decoded picture is the original divided by this (a JPEG draft:
+    #: 1, 2, 8/3, 4 or 8).
+    draft_scale: float = 1
     #: After a draft: the area of the decoded picture that holds the whole
     #: picture at exactly 1/draft_scale (the last row/column of a drafted
     #: JPEG is partly padding), followed through flips and rotations.
@@ -198,6 +201,60 @@ def _draft_request(image: Image.Image, plan: _Plan, orientation: int) -> tuple[i
     return None
 
 
+#: libjpeg-turbo decodes at k/8 of the full size for k = 1…8. Pillow's JPEG
+#: decoder passes it the scale 1/N, which libjpeg-turbo rounds up to
+#: k = ceil(8/N) eighths: N = 8, 4, 3, 2 give 1/8, 2/8, 3/8, 4/8. Pillow's
+#: ``draft`` only ever picks N = 1, 2, 4 or 8; N = 3 (3/8) is what this adds.
+_DCT_SCALES = ((8, 1), (4, 2), (3, 3), (2, 4))  # (N, k), smallest k first
+
+
+@functools.cache
+def _decodes_eighths() -> bool:
+    """Does Pillow's JPEG decoder scale by k/8 (libjpeg-turbo, or libjpeg ≥ 7)?
+    Plain libjpeg 6b would round 1/3 to 1/2 and the picture would not fit
+    the size Pillow was told to expect."""
+    from PIL import features
+
+    try:
+        return bool(features.check_feature("libjpeg_turbo"))
+    except Exception:  # noqa: BLE001 - unknown build: keep Pillow's own scales
+        return False
+
+
+def _draft(image: Image.Image, request: tuple[int, int]) -> float:
+    """Draft ``image`` (a JPEG, opened but not loaded) to the smallest DCT
+    scale whose result still covers ``request``; returns the divisor of the
+    decoded size (1.0: no draft).
+
+    Pillow's ``draft`` picks 1/2, 1/4 or 1/8 (by whole-number division, so
+    sometimes coarser than needed). When a k/8 scale still covers the
+    request and decodes fewer pixels than Pillow's pick (e.g. 2725×2225 → 720×588: 3/8 is
+    1022×835, where Pillow would decode 1/2, 1363×1113), the draft is refined
+    to 3/8 exactly as ``JpegImageFile.draft`` sets it up itself: the decoder
+    scale argument (``decoderconfig``), the tile extents and the image size,
+    with sizes rounded up like libjpeg-turbo's ``jdiv_round_up``.
+    """
+    width, height = image.size
+    if image.draft("RGB", request) is None:
+        return 1.0
+    config = getattr(image, "decoderconfig", None)
+    chosen = float(config[0]) if config else 1.0
+    if not _decodes_eighths() or len(image.tile) != 1:
+        return chosen
+    for n, k in _DCT_SCALES:
+        w, h = -(-width * k // 8), -(-height * k // 8)
+        if w >= request[0] and h >= request[1]:
+            if 8 / k > chosen:  # fewer pixels to decode than Pillow's pick
+                tile = image.tile[0]
+                x0, y0 = tile.extents[:2] if tile.extents else (0, 0)
+                image.tile = [tile._replace(extents=(x0, y0, x0 + w, y0 + h))]
+                image._size = (w, h)
+                image.decoderconfig = (n, config[1] if config else 0)
+                return 8 / k
+            break
+    return chosen
+
+
 def _to_working_mode(image: Image.Image, icc: bytes | None, warnings: list[str]) -> tuple[Image.Image, bytes | None]:
     mode = image.mode
     if mode in WORKING_MODES:
@@ -271,8 +328,8 @@ def process(image: Image.Image, pipeline: Pipeline, *, source_path: str | None =
         if plan.encode_params.get("frames") == "all" and getattr(image, "n_frames", 1) > 1:
             processed.warnings.append(f"{fmt.label if fmt else 'this format'} cannot animate: only the first frame was written")
         request = _draft_request(image, plan, orientation)
-        if request is not None and image.draft("RGB", request) is not None:
-            processed.draft_scale = image.decoderconfig[0] if getattr(image, "decoderconfig", None) else 1
+        if request is not None:
+            processed.draft_scale = _draft(image, request)
             if processed.draft_scale > 1:
                 processed.content_box = (0.0, 0.0, processed.size_in[0] / processed.draft_scale,
                                          processed.size_in[1] / processed.draft_scale)

@@ -334,11 +334,63 @@ def test_shrink_on_load_matches_a_full_decode_lanczos_resize(corpus):
     naive = psnr(reference, Image.open(naive_bytes))
     out, _, done = convert(src, OpSpec.make("auto_orient"), OpSpec.make("resize", mode="fit", width=720, height=588),
                            OpSpec.make("encode", format="jpeg", quality=80))
-    assert done.draft_scale == 2 and out.size == (720, 588)
+    assert done.draft_scale == 8 / 3 and out.size == (720, 588)  # decoded at 3/8, not Pillow's 1/2
     ours = psnr(reference, out)
     assert ours > 34.0
     assert ours >= naive - 0.5
     assert psnr(reference, done.image) > 45  # before encoding: nearly identical
+
+
+def _decoded_sizes(monkeypatch):
+    """Record the size of the picture each drafted resize reads."""
+    seen = []
+    real = engine.geometry.resample
+
+    def recording(image, size, box, *args, **kwargs):
+        seen.append(image.size)
+        return real(image, size, box, *args, **kwargs)
+
+    monkeypatch.setattr(engine.geometry, "resample", recording)
+    return seen
+
+
+def test_shrink_on_load_decodes_at_three_eighths_when_that_covers_the_target(corpus, monkeypatch):
+    src = corpus / "bench" / "2569067123_aca715a2ee_o.jpg"  # 2725×2225 → 720×588
+    with Image.open(src) as image:
+        assert engine._draft(image, (720, 588)) == 8 / 3
+        image.load()
+        assert image.size == (1022, 835)  # ceil(2725 × 3/8), ceil(2225 × 3/8): 44 % fewer pixels than 1/2
+    with Image.open(src) as image:  # 3/8 would not cover 1100 px wide: Pillow's 1/2 stays
+        assert engine._draft(image, (1100, 900)) == 2
+        image.load()
+        assert image.size == (1363, 1113)
+    with Image.open(src) as image:  # 1/4 covers 600 px (681 ≥ 600): Pillow's own pick
+        assert engine._draft(image, (600, 490)) == 4
+    decoded = _decoded_sizes(monkeypatch)
+    convert(src, OpSpec.make("resize", mode="fit", width=720, height=588))
+    assert decoded == [(1022, 835)]
+
+
+@pytest.mark.parametrize("name, stored, oriented, target", [
+    ("orientation/Landscape_6.jpg", (1200, 1800), (1800, 1200), (600, 400)),
+    ("orientation/Portrait_5.jpg", (1800, 1200), (1200, 1800), (400, 600)),
+])
+def test_shrink_on_load_at_three_eighths_on_rotated_photos(corpus, monkeypatch, name, stored, oriented, target):
+    """The request is made in stored orientation (width and height swapped
+    for EXIF 5–8), and the output matches a full decode + Lanczos."""
+    src = corpus / name
+    with Image.open(src) as im:
+        assert im.size == stored
+        reference = engine.geometry.auto_orient(im).resize(target, Image.Resampling.LANCZOS)
+    assert reference.size == target and oriented[0] / oriented[1] == target[0] / target[1]
+    decoded = _decoded_sizes(monkeypatch)
+    out, _, done = convert(src, OpSpec.make("auto_orient"), OpSpec.make("resize", mode="long_edge", long_edge=600),
+                           OpSpec.make("encode", format="png"))
+    assert done.draft_scale == 8 / 3
+    assert decoded == [(oriented[0] * 3 // 8, oriented[1] * 3 // 8)]  # decoded at 3/8, then turned upright
+    assert out.size == done.image.size == target
+    assert psnr(reference, done.image) > 40
+    assert psnr(reference, out) > 40  # PNG: the pixels themselves
 
 
 def test_shrink_on_load_is_not_used_when_it_would_hurt(corpus):

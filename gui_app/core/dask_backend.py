@@ -626,7 +626,8 @@ class DaskExecutor(cf.Executor):
                 chunk = self._live.pop(future, None)
                 if chunk is not None and chunk.started:
                     self._running -= 1
-                idle = not self._live and bool(self._folders)
+                # (not when closing: a chunk told to stop may still be writing)
+                idle = not self._live and bool(self._folders) and not self._closed
                 folders = sorted(self._folders) if idle else []
                 if idle:
                     self._folders.clear()
@@ -705,6 +706,10 @@ class DaskExecutor(cf.Executor):
             in_use = {c.stop_name for _, c in live} | {current}
             done_with = [n for n in self._stopped if n not in in_use]
             self._stopped = [n for n in self._stopped if n in in_use]
+        # Fail the runner's futures first: the cancelled Dask futures below
+        # then find nothing left to resolve.
+        for future, _chunk in live:
+            self._resolve(future, exc=WorkerInitError("the Dask pool was shut down"))
         dask_futures = [c.dask_future for _, c in live if c.dask_future is not None]
         try:
             if dask_futures:
@@ -717,8 +722,6 @@ class DaskExecutor(cf.Executor):
             clearing.start()
             clearing.join(timeout=2.0)
         self._io.shutdown(wait=False, cancel_futures=True)
-        for future, _chunk in live:
-            self._resolve(future, exc=WorkerInitError("the Dask pool was shut down"))
 
 
 class DaskPool(WorkerPool):

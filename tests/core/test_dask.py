@@ -511,6 +511,9 @@ def test_own_cluster_replaces_lost_workers_and_never_waits_forever(corpus, tmp_p
         monkeypatch.setattr(dask_backend, "REPAIR_AFTER_S", 1e9)
         monkeypatch.setattr(dask_backend, "NO_WORKERS_S", 1.0)
         pool.cluster.scale(0)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and pool.client.nthreads():
+            time.sleep(0.1)
         folder, _ = _slow_inputs(tmp_path, corpus, 1)
         future = pool.submit(None, tuple(_tasks(folder, tmp_path / "out")))
         with pytest.raises(WorkerInitError, match="no workers"):

@@ -21,7 +21,7 @@ import argparse
 import os
 import signal
 import sys
-from typing import Any, Sequence, TextIO
+from typing import Any, Iterator, Sequence, TextIO
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "this process ships bytes and writes outputs (bytes)")
     run.add_argument("--workers", type=_positive_int, metavar="N", help="worker count (default: cores)")
     run.add_argument("--timeout", type=_positive_float, metavar="S", help="per-file deadline in seconds (default 120)")
+    run.add_argument("--durable", action="store_true",
+                     help="flush every output to disk before moving it into place (survives a power cut; "
+                          "slower for many small files). Outputs are always written atomically")
     run.add_argument("--report", metavar="FILE", help="write a report (.json or .csv)")
     run.add_argument("--resume", action="store_true", help="skip files finished by an earlier run of this batch")
     run.add_argument("--dry-run", action="store_true", help="print the plan and write nothing")
@@ -216,7 +219,7 @@ def build_settings(args: argparse.Namespace) -> tuple[Any, list, Any, Any]:
             raise SpecError(f"output.{unknown[0]}", "unknown setting")
         out_overrides.update(out_dir=os.path.abspath(args.output), destination="folder")
         output = OutputSpec(**out_overrides)
-        limits = Limits(timeout_s=args.timeout) if args.timeout else Limits()
+        limits = Limits(**({"timeout_s": args.timeout} if args.timeout else {}), durable_writes=bool(args.durable))
     except SpecError as exc:
         raise UsageError(f"invalid settings: {exc}") from None
     return pipeline, variants, output, limits
@@ -441,15 +444,60 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         interrupts.restore()
 
 
+#: Up to this many scanned files the scan is kept in memory and planned from
+#: there; above it the inputs are scanned a second time, streaming into the
+#: plan and the runner, so the CLI's memory does not grow with the batch.
+KEEP_SCAN_ENTRIES = 5_000
+
+
+def _streamed_plan(args: argparse.Namespace, pipeline: Any, variants: list, output: Any,
+                   limits: Any) -> tuple[int, Iterator[Any], bool]:
+    """``(number of plan items, plan items, streamed)``, the items made
+    lazily as they are consumed.
+
+    The plan is exactly :func:`plan.make_plan`'s: a first pass over the scan
+    (directory listings and ``stat`` only) counts the items and collects the
+    12-byte keys of every input, which the streaming plan needs to refuse
+    outputs that would overwrite a later input. A small batch keeps its scan
+    entries (``streamed`` False: the caller may hold the plan in a list); a
+    big one (more than :data:`KEEP_SCAN_ENTRIES` files) is scanned a second
+    time while the runner consumes the plan, so memory stays flat and the
+    processing starts before the whole batch is planned (the plan reads
+    image headers when the name template needs them).
+    """
+    from gui_app.core import plan as planning
+    from gui_app.core import scan as scanning
+
+    options = planning.scan_options_for(output)
+
+    def scan() -> Iterator[Any]:
+        return scanning.scan(args.inputs, recursive=args.recursive, **options)
+
+    per_input = max(1, len(variants))
+    kept: list[Any] | None = []
+    known_inputs: set[bytes] = set()
+    total = 0
+    for entry in scan():
+        total += per_input if entry.ok else 1
+        if entry.ok:
+            known_inputs.add(planning._hash_key(entry.path))
+        if kept is not None:
+            kept.append(entry)
+            if len(kept) > KEEP_SCAN_ENTRIES:
+                kept = None
+    entries = kept if kept is not None else scan()
+    items = planning.iter_plan(entries, pipeline, output, limits, variants=variants, _known_inputs=known_inputs)
+    return total, items, kept is None
+
+
 def _plan_and_run(args: argparse.Namespace, pipeline: Any, variants: list, output: Any, limits: Any,
                   interrupts: _Interrupts, out: TextIO, err: TextIO) -> int:
     from gui_app.core import plan as planning
     from gui_app.core import scan as scanning
 
-    entries = scanning.scan(args.inputs, recursive=args.recursive, **planning.scan_options_for(output))
-    the_plan = planning.make_plan(entries, pipeline, output, limits, variants=variants)
     if args.dry_run:
-        _print_plan(the_plan, out)
+        entries = scanning.scan(args.inputs, recursive=args.recursive, **planning.scan_options_for(output))
+        _print_plan(planning.make_plan(entries, pipeline, output, limits, variants=variants), out)
         return EXIT_OK
 
     from gui_app.core.journal import Journal, sweep_temp_files
@@ -463,12 +511,18 @@ def _plan_and_run(args: argparse.Namespace, pipeline: Any, variants: list, outpu
     journal = Journal.for_output_dir(output.out_dir, resume=args.resume)
     pipelines = dict(variants) if variants else {"": pipeline}
 
-    items: list[Any] = []
-    for item in the_plan.items:
-        if args.resume:
-            item = _resume_item(item, journal, pipelines, limits, output)
-        items.append(item.task if item.task is not None else item.result())
-    del the_plan
+    total, planned, streamed = _streamed_plan(args, pipeline, variants, output, limits)
+
+    def work() -> Iterator[Any]:
+        for item in planned:
+            if args.resume:
+                item = _resume_item(item, journal, pipelines, limits, output)
+            yield item.task if item.task is not None else item.result()
+
+    # A list when small: the runner then knows the bytes to do, and after a
+    # cancel reports every file not run one by one (a streamed batch reports
+    # the files it can reach in half a second and counts the rest).
+    tasks = work() if streamed else list(work())
 
     show_bar = not args.quiet and err.isatty()
     listener = _make_listener(err, show_bar)
@@ -478,7 +532,7 @@ def _plan_and_run(args: argparse.Namespace, pipeline: Any, variants: list, outpu
     if interrupts.signal is not None:
         runner.cancel()
     try:
-        summary = runner.run(items, total=len(items), journal=journal, report=args.report)
+        summary = runner.run(tasks, total=total, journal=journal, report=args.report)
     finally:
         runner.close()
         journal.close()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from gui_app import cli
@@ -270,3 +271,94 @@ def test_fan_out_preset_writes_every_variant_and_refuses_one_size(tmp_path, copy
     assert code == 0, err
     names = [p.name for p in outputs(out_dir)]
     assert len(names) >= 3 and len({Image.open(p).size for p in outputs(out_dir)}) >= 3, names
+
+
+def _run_recording(monkeypatch, *args):
+    """Run the CLI; returns (exit code, what BatchRunner.run was given: (list?, total))."""
+    from gui_app.core.runner import BatchRunner
+
+    handed = []
+    real_run = BatchRunner.run
+
+    def recording_run(self, tasks, total=None, **kwargs):
+        handed.append((isinstance(tasks, list), total))
+        return real_run(self, tasks, total=total, **kwargs)
+
+    monkeypatch.setattr(BatchRunner, "run", recording_run)
+    code, _, err = run_cli(*args)
+    monkeypatch.undo()
+    return code, handed, err
+
+
+def _report_rows(path):
+    return sorted((os.path.basename(f["input"]), f["status"], f["code"], os.path.basename(f["output"] or ""))
+                  for f in load_report(str(path))["files"])
+
+
+def test_a_big_batch_is_streamed_into_the_runner_with_the_same_plan_and_report(tmp_path, copy_corpus, monkeypatch):
+    """Above KEEP_SCAN_ENTRIES files the plan is not held in a list; the
+    collisions, the skips by policy and the report are exactly the same."""
+    src = copy_corpus("formats/hopper.jpg", "formats/hopper.png", "camera/Canon_40D.jpg", "hostile/empty.jpg",
+                      "orientation/Landscape_6.jpg")
+    results = {}
+    for how, keep in (("list", 5_000), ("streamed", 2)):
+        out_dir = tmp_path / how
+        out_dir.mkdir()
+        (out_dir / "Canon_40D.webp").write_bytes(b"someone else's file")  # policy skip
+        monkeypatch.setattr(cli, "KEEP_SCAN_ENTRIES", keep)
+        code, handed, err = _run_recording(monkeypatch, "run", str(src), "-o", str(out_dir), "--format", "webp",
+                                           "--long-edge", "64", "--mode", "sequential",
+                                           "--report", str(tmp_path / f"{how}.json"), "-q")
+        assert code == 1, err  # empty.jpg fails
+        results[how] = (handed, _report_rows(tmp_path / f"{how}.json"), [p.name for p in outputs(out_dir)])
+    assert results["list"][0] == [(True, 5)] and results["streamed"][0] == [(False, 5)]
+    assert results["list"][1:] == results["streamed"][1:]
+    rows = results["streamed"][1]
+    assert ("Canon_40D.jpg", "skipped", "SKIPPED_EXISTING", "Canon_40D.webp") in rows
+    assert sorted(r[3] for r in rows if r[0].startswith("hopper")) == ["hopper (1).webp", "hopper.webp"]
+
+
+def test_a_streamed_batch_starts_processing_before_it_is_fully_planned(tmp_path, copy_corpus, monkeypatch):
+    from gui_app.core import plan as planning
+    from gui_app.core import worker
+
+    src = copy_corpus("formats/hopper.jpg", "formats/hopper.png", "formats/hopper.gif", "formats/hopper.bmp")
+    events = []
+    real_plan_entry, real_run_task = planning._Planner.plan_entry, worker.run_task
+
+    def plan_entry(self, entry):
+        events.append("plan")
+        yield from real_plan_entry(self, entry)
+
+    def run_task(spec):
+        events.append("run")
+        return real_run_task(spec)
+
+    monkeypatch.setattr(planning._Planner, "plan_entry", plan_entry)
+    monkeypatch.setattr(worker, "run_task", run_task)
+    monkeypatch.setattr(cli, "KEEP_SCAN_ENTRIES", 1)
+    code, _, err = run_cli("run", str(src), "-o", str(tmp_path / "out"), "--format", "png", "--mode", "sequential", "-q")
+    assert code == 0, err
+    assert events.count("plan") == 4 and events.count("run") == 4
+    assert events.index("run") < len(events) - 1 - events[::-1].index("plan")  # a file ran before the last was planned
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="names the flushed files through /proc")
+def test_outputs_are_flushed_one_by_one_only_with_durable(tmp_path, copy_corpus, monkeypatch):
+    from gui_app.core import worker
+
+    src = copy_corpus("formats/hopper.jpg", "formats/hopper.png", "camera/Canon_40D.jpg")
+    flushed = []  # outputs flushed (the journal's own flush at the end of a batch is not counted)
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        if worker.TEMP_MARKER in os.readlink(f"/proc/self/fd/{fd}"):
+            flushed.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(worker.os, "fsync", fsync)
+    assert run_cli("run", str(src), "-o", str(tmp_path / "fast"), "--format", "png", "--mode", "sequential", "-q")[0] == 0
+    assert flushed == [] and len(outputs(tmp_path / "fast")) == 3
+    assert run_cli("run", str(src), "-o", str(tmp_path / "safe"), "--format", "png", "--mode", "sequential",
+                   "--durable", "-q")[0] == 0
+    assert len(flushed) == 3 and len(outputs(tmp_path / "safe")) == 3

@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_API", "pyside6")
 os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else "offscreen")
 
-SIZE = (1400, 860)
+#: Window size: None = the app's own first-run size for the screen (90 % of a small one).
+SIZE: tuple[int, int] | None = None
 
 
 async def wait_for(signal, timeout: float = 60.0):
@@ -92,7 +93,7 @@ async def shoot(out: Path, inputs: list[str], select: str | None) -> None:
 
     app = QApplication.instance()
     window = MainWindow()
-    window.resize(*SIZE)
+    window.resize(*SIZE) if SIZE else window.resize(window._first_run_size())
     window.move(0, 0)
     window.show()
     work = Path(tempfile.mkdtemp(prefix="imagebatch-shots-"))
@@ -171,7 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"),
                         help="folder to load (default ../shared/corpus, else the bundled samples)")
     parser.add_argument("--select", default="jolla.jpg", help="file shown in the preview")
+    parser.add_argument("--size", default="", help="window size WxH (default: the app's first-run size "
+                                                   "for the screen, as a new user sees it)")
     args = parser.parse_args(argv)
+    if args.size:
+        global SIZE
+        SIZE = tuple(int(v) for v in args.size.lower().split("x"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     os.environ["IMAGEBATCH_CONFIG_DIR"] = tempfile.mkdtemp(prefix="imagebatch-shots-config-")

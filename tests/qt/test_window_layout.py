@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtWidgets import QApplication
 
 from gui_app.qt.views.main_window import MainWindow, first_run_size, fit_rect
@@ -46,16 +46,44 @@ def test_restored_geometry_from_a_bigger_monitor_is_clamped_on_screen(make_windo
 def test_fixed_columns_show_their_text_in_full_and_the_name_gets_the_spare_width(window, qtbot, corpus, load):
     from gui_app.qt.widgets.input_list import COL_DIMS, COL_FORMAT, COL_NAME, COL_SIZE, COL_STATUS, COLUMN_SAMPLES
 
+    assert window._split_when_shown is False, "a first run splits the width when the window shows"
     window.resize(first_run_size(LAPTOP))
+    window.split_evenly()  # as on a first run at this size
+    sizes = window.splitter.sizes()
+    assert sizes[0] == max(sizes) and sizes[0] >= 0.4 * sum(sizes), "the image list gets the most"
     load(window, [corpus / "formats"])
     qtbot.waitUntil(lambda: not window.model.details_pending(), timeout=30_000)
     assert "HEIF/HEIC" in {r.format for r in window.model.rows}
+    heic = next(i for i, r in enumerate(window.model.rows) if r.format == "HEIF/HEIC")
+    assert window.model.index(heic, COL_FORMAT).data() == "HEIC"
+    assert "HEIF/HEIC" in window.model.index(heic, COL_NAME).data(Qt.ItemDataRole.ToolTipRole)
     view, header = window.input_view, window.input_view.header()
+    assert view.isColumnHidden(COL_STATUS), "no batch yet, nothing skipped: the names get the status width"
+    assert header.sectionSize(COL_NAME) >= 200, "file names need room on a 1366-px laptop"
+    window.model.reset_status({r.path for r in window.model.rows})  # a batch starts
+    assert not view.isColumnHidden(COL_STATUS)
     for col in (COL_DIMS, COL_FORMAT, COL_SIZE, COL_STATUS):
         assert view.sizeHintForColumn(col) <= header.sectionSize(col), f"column {col} cuts its text"
         assert header.sectionSizeHint(col) <= header.sectionSize(col), f"header of column {col} is cut"
     metrics = view.fontMetrics()
-    assert header.sectionSize(COL_FORMAT) > metrics.horizontalAdvance("HEIF/HEIC") + 8
+    assert header.sectionSize(COL_FORMAT) > metrics.horizontalAdvance("HEIC") + 8
     assert all(header.sectionSize(c) > metrics.horizontalAdvance(max(t, key=len)) for c, t in COLUMN_SAMPLES.items())
     others = sum(header.sectionSize(c) for c in (COL_DIMS, COL_FORMAT, COL_SIZE, COL_STATUS))
     assert header.sectionSize(COL_NAME) >= view.viewport().width() - others - 1, "the name column gets the spare width"
+    window.model.clear()
+    assert view.isColumnHidden(COL_STATUS)
+
+
+def test_plan_columns_share_the_width_and_labels_fit(window, qtbot, corpus, load):
+    from gui_app.core.specs import OutputSpec
+
+    window.resize(first_run_size(LAPTOP))
+    window.split_evenly()
+    window.output_settings.set_output_spec(OutputSpec(out_dir=str(corpus.parent / "no-such-output")))
+    window.center_tabs.setCurrentWidget(window.plan_panel)
+    load(window, [corpus / "camera"])
+    view = window.plan_panel.view
+    header = view.header()
+    assert abs(header.sectionSize(0) - header.sectionSize(1)) <= 1, "input and output share the spare width"
+    assert view.sizeHintForColumn(2) <= header.sectionSize(2)
+    assert header.sectionSizeHint(2) <= header.sectionSize(2), "the 'What happens' header is cut"

@@ -47,7 +47,7 @@ from ..controller import BatchController
 from ..icons import app_icon, bind, icon
 from ..settings import Settings
 from ..widgets.drop_zone import DropOverlay, EmptyState, local_paths
-from ..widgets.input_list import FAILED, InputModel, InputView, StatusFilter
+from ..widgets.input_list import COL_STATUS, FAILED, InputModel, InputView, StatusFilter
 from ..widgets.output_settings import OutputSettings
 from ..widgets.pipeline_editor import PipelineEditor
 from ..widgets.plan_table import PlanPanel
@@ -76,6 +76,12 @@ def default_output_folder() -> str:
 def reports_folder() -> str:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
     return os.path.join(base or os.path.expanduser("~/.imagebatch"), "reports")
+
+
+#: First-run shares of the width: image list, preview, settings.
+SPLIT_FRACTIONS = (0.42, 0.28, 0.30)
+#: The settings forms need this much to show without a horizontal scroll bar.
+SETTINGS_MIN_WIDTH = 370
 
 
 def first_run_size(available: QRect, preferred: QSize = QSize(1400, 860), fraction: float = 0.9) -> QSize:
@@ -127,6 +133,7 @@ class MainWindow(QMainWindow):
         self._scan_generation = 0
         self._close_after_batch = False
         self._quit_without_asking = False  # SIGTERM / SIGINT
+        self._split_when_shown = False
         self._example_generation = 0
         self._example_running = False
         self._check_on_screen_when_shown = False
@@ -216,6 +223,8 @@ class MainWindow(QMainWindow):
         self.empty_state = EmptyState()
         self.input_view = InputView()
         self.input_view.setModel(self.filter_model)
+        self.input_view.setColumnHidden(COL_STATUS, not self.model.status_visible())
+        self.model.status_visible_changed.connect(lambda on: self.input_view.setColumnHidden(COL_STATUS, not on))
         self.recursive = QCheckBox("Include sub-folders")
         self.recursive.setChecked(True)
         self.recursive.setToolTip("Search the sub-folders of added folders too")
@@ -313,7 +322,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 4)
         self.splitter.setStretchFactor(1, 5)
         self.splitter.setStretchFactor(2, 3)
-        self.splitter.setSizes([540, 480, 380])
+        self.splitter.setSizes([540, 480, 380])  # until shown; then split_evenly()
 
         self.run_bar = RunBar()
         self.run_bar.start_button.clicked.connect(self.start_batch)
@@ -378,8 +387,8 @@ class MainWindow(QMainWindow):
         else:
             self.resize(self._first_run_size())
         splitter = s.get_bytes("window/splitter")
-        if not splitter.isEmpty():
-            self.splitter.restoreState(splitter)
+        if splitter.isEmpty() or not self.splitter.restoreState(splitter):
+            self._split_when_shown = True
         pipeline = DEFAULT_PIPELINE
         data = s.get_json("pipeline/steps")
         if isinstance(data, list):
@@ -1028,6 +1037,18 @@ class MainWindow(QMainWindow):
         if self._check_on_screen_when_shown:
             self._check_on_screen_when_shown = False
             self._keep_on_screen()
+        if self._split_when_shown:
+            self._split_when_shown = False
+            self.split_evenly()
+
+    def split_evenly(self) -> None:
+        """The first-run split of the window's actual width: the image list
+        gets the most (its names need room beside the fixed columns), the
+        settings enough for their forms, the preview the rest."""
+        width = sum(self.splitter.sizes())
+        settings = max(int(width * SPLIT_FRACTIONS[2]), min(SETTINGS_MIN_WIDTH, width // 3))
+        inputs = int(width * SPLIT_FRACTIONS[0])
+        self.splitter.setSizes([inputs, width - inputs - settings, settings])
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

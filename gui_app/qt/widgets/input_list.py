@@ -51,14 +51,24 @@ _STATUS_TEXT = {PENDING: "", QUEUED: "Waiting", RUNNING: "Working…", DONE: "Do
                 SKIPPED: "Skipped", CANCELLED: "Cancelled"}
 _STATUS_ICON = {DONE: "status-done", FAILED: "status-failed", SKIPPED: "status-skipped",
                 CANCELLED: "status-cancelled", QUEUED: "status-pending", RUNNING: "status-running"}
+#: Status text of a file the plan will skip (the tooltip says why).
+WILL_SKIP = "Will skip"
+
+
+def short_format(label: str) -> str:
+    """The Format column's text: "HEIF/HEIC" shows as "HEIC" (what the
+    files are called); the tooltip has the full name."""
+    return label.rsplit("/", 1)[-1]
+
+
 #: Side of the status marks (drawn as pixmaps, so the thumbnail size does not apply).
 STATUS_ICON_SIDE = 16
 #: Widest texts each fixed column must show in full (the name column stretches).
 COLUMN_SAMPLES: dict[int, tuple[str, ...]] = {
-    COL_DIMS: ("88888 × 88888",),
-    COL_FORMAT: tuple(f.label for f in FORMATS.values()),  # "HEIF/HEIC" is the widest
-    COL_SIZE: ("1023 bytes", "88.8 MB"),
-    COL_STATUS: tuple(_STATUS_TEXT.values()) + ("Will be skipped",),
+    COL_DIMS: ("8888 × 8888",),
+    COL_FORMAT: tuple(short_format(f.label) for f in FORMATS.values()),
+    COL_SIZE: ("888.8 MB", "888 bytes"),
+    COL_STATUS: tuple(_STATUS_TEXT.values()) + (WILL_SKIP,),
 }
 #: When several outputs come from one input (variants), the worst one shows.
 _SEVERITY = {PENDING: 0, QUEUED: 1, RUNNING: 2, DONE: 3, SKIPPED: 4, CANCELLED: 5, FAILED: 6}
@@ -156,9 +166,13 @@ def _read_details(path: str, limits: Limits) -> tuple[QImage | None, int | None,
 
 
 class InputModel(QAbstractTableModel):
-    """The inputs of the next batch. ``totals_changed`` after adds/removes."""
+    """The inputs of the next batch. ``totals_changed`` after adds/removes;
+    ``status_visible_changed(bool)`` when the Status column starts or stops
+    having anything to show (a batch ran, or the plan will skip a file):
+    until then the file names get its width."""
 
     totals_changed = Signal()
+    status_visible_changed = Signal(bool)
 
     def __init__(self, parent=None, limits: Limits | None = None):
         super().__init__(parent)
@@ -171,6 +185,9 @@ class InputModel(QAbstractTableModel):
         self.max_loaders = 2
         self._thumbs: OrderedDict[int, InputRow] = OrderedDict()
         self._total_size = 0
+        self._skips = 0  # rows the plan will skip (their status shows before any batch)
+        self._batch_seen = False
+        self._status_visible = False
 
     # ------------------------------------------------------------- editing
     def add_entries(self, entries) -> int:
@@ -186,8 +203,10 @@ class InputModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
             self.rows.extend(new)
             self._total_size += sum(r.size for r in new)
+            self._skips += sum(1 for r in new if r.skip_code)
             self.endInsertRows()
             self.totals_changed.emit()
+            self._update_status_visible()
         return len(new)
 
     def remove_rows(self, rows: list[int]) -> None:
@@ -197,15 +216,29 @@ class InputModel(QAbstractTableModel):
         self.beginResetModel()
         self.rows = [r for i, r in enumerate(self.rows) if i not in doomed]
         self._reindex()
+        self._skips = sum(1 for r in self.rows if r.skip_code)
         self.endResetModel()
         self.totals_changed.emit()
+        self._update_status_visible()
 
     def clear(self) -> None:
         self.beginResetModel()
         self.rows = []
         self._reindex()
+        self._skips = 0
+        self._batch_seen = False
         self.endResetModel()
         self.totals_changed.emit()
+        self._update_status_visible()
+
+    def status_visible(self) -> bool:
+        return self._batch_seen or self._skips > 0
+
+    def _update_status_visible(self) -> None:
+        visible = self.status_visible()
+        if visible != self._status_visible:
+            self._status_visible = visible
+            self.status_visible_changed.emit(visible)
 
     def _reindex(self) -> None:
         self._index = {r.path: i for i, r in enumerate(self.rows)}
@@ -236,7 +269,9 @@ class InputModel(QAbstractTableModel):
             r.status = QUEUED if r.path in paths_to_run else PENDING
             r.message = ""
             r.outputs = []
+        self._batch_seen = True
         self._status_changed(0, len(self.rows) - 1)
+        self._update_status_visible()
 
     def mark_started(self, paths: list[str]) -> None:
         """The runner says these files are being worked on now (its
@@ -367,12 +402,12 @@ class InputModel(QAbstractTableModel):
                 return "…" if row.details in (0, 1) and not row.skip_code else ""
             if col == COL_FORMAT:
                 self._request_details(i)
-                return row.format
+                return short_format(row.format)
             if col == COL_SIZE:
                 return human_size(row.size)
             if col == COL_STATUS:
                 if row.skip_code and row.status == PENDING:
-                    return "Will be skipped"
+                    return WILL_SKIP
                 return _STATUS_TEXT.get(row.status, row.status)
         elif role == Qt.ItemDataRole.DecorationRole:
             if col == COL_NAME:
@@ -401,6 +436,9 @@ class InputModel(QAbstractTableModel):
 
     def _tooltip(self, row: InputRow) -> str:
         lines = [row.path]
+        if row.format or row.width:
+            size = f"{row.width} × {row.height} px" if row.width else ""
+            lines.append(", ".join(t for t in (row.format, size, human_size(row.size)) if t))
         if row.skip_code:
             lines.append(row.skip_reason or "This file will be skipped.")
         if row.details_error:
@@ -523,7 +561,7 @@ class InputView(QTreeView):
 
     def size_columns(self) -> None:
         """Size the fixed columns from the font: their widest likely text
-        (e.g. "HEIC", "Will be skipped" with its icon) and their header."""
+        (e.g. "HEIC", "Cancelled" with its icon) and their header."""
         header = self.header()
         if self.model() is None:
             return

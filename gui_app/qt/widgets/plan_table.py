@@ -11,7 +11,16 @@ import os
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QLabel, QTreeView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHeaderView,
+    QLabel,
+    QStyle,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..icons import mix
 
@@ -110,12 +119,17 @@ class PlanPanel(QWidget):
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.view.header()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        # Input and output share the spare width; "What happens" is as wide
+        # as its longest label (a fixed 150 px input left the output ~70 px
+        # on a 1366-px screen).
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
-        header.resizeSection(0, 150)
-        header.resizeSection(2, 90)
+        metrics = self.view.fontMetrics()
+        labels = [text for text, _tint in ACTIONS.values()] + [COLUMNS[2]]
+        header.resizeSection(2, max(metrics.horizontalAdvance(text) for text in labels)
+                             + 2 * self.view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin) + 14)
         self.details = QLabel("")
         self.details.setWordWrap(True)
         self.details.setProperty("role", "hint")

@@ -331,7 +331,9 @@ class PreviewPanel(QWidget):
         self.info = QLabel("")
         self.info.setAccessibleName("Preview details")
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.info.setWordWrap(False)
+        # Wraps rather than forcing the preview column to the width of its
+        # longest line (which squeezed the image list on a 1366-px screen).
+        self.info.setWordWrap(True)
         self.info.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         bar = QHBoxLayout()

@@ -439,12 +439,17 @@ def _metadata_kwargs(processed: Processed, fmt: FormatInfo, mode: str, image_mod
 
 def _save(frames: list[Image.Image], fmt: FormatInfo, options: dict[str, Any], processed: Processed) -> bytes:
     out = io.BytesIO()
+    options = dict(options)
     if len(frames) > 1:
         options = dict(options, save_all=True, append_images=frames[1:], duration=processed.durations,
                        loop=processed.loop or 0)
         if fmt.key == "gif":
             options["disposal"] = 2
     try:
+        if options.pop(encode_ops.PNG_UNFILTERED, False) and len(frames) == 1:
+            data = encode_ops.png_unfiltered(frames[0], options)
+            if data is not None:
+                return data
         frames[0].save(out, format=fmt.pillow, **options)
     except (ImageError, MemoryError):
         raise

@@ -3,15 +3,17 @@ conversions, animation, target size, encoder limits, shrink-on-load quality,
 previews and size prediction."""
 
 import io
+import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from gui_app.core import engine
 from gui_app.core.formats import FORMATS
 from gui_app.core.imageio import ImageError, open_image
 from gui_app.core.ops import color
+from gui_app.core.ops import encode as encode_ops
 from gui_app.core.specs import Code, Limits, OpSpec, Pipeline
 
 GPS_IFD = 0x8825
@@ -543,3 +545,52 @@ def test_strip_gps_on_an_iphone_heic(corpus):
     exif = exif_of(out)
     assert not exif.get_ifd(GPS_IFD) and exif.get(0x0110) == "iPhone 11 Pro Max"
     assert out.size == (232, 300)
+
+
+# ----------------------------------------------------------------- PNG without row filters
+
+
+def _row_filters(data, width, height, channels):
+    rows = zlib.decompress(b"".join(body for kind, body in encode_ops._png_chunks(data) if kind == b"IDAT"))
+    stride = 1 + width * channels
+    assert len(rows) == stride * height
+    return {rows[y * stride] for y in range(height)}
+
+
+@pytest.mark.parametrize("name, channels", [("camera/Canon_40D.jpg", 3), ("formats/transparent.png", 4)])
+def test_png_filter_none_writes_unfiltered_rows_with_the_same_pixels_and_metadata(corpus, name, channels):
+    resize = OpSpec.make("resize", mode="percent", percent=90.0)
+    adaptive_out, adaptive, _ = convert(corpus / name, resize, OpSpec.make("encode", format="png"))
+    plain_out, plain, _ = convert(corpus / name, resize, OpSpec.make("encode", format="png", png_filter="none"))
+    assert np.array_equal(np.asarray(plain_out), np.asarray(adaptive_out))
+    width, height = plain_out.size
+    assert _row_filters(plain, width, height, channels) == {0}
+    assert _row_filters(adaptive, width, height, channels) != {0}  # Pillow's heuristic did filter
+    # every chunk but the pixels is Pillow's own, in the same order (IHDR, iCCP, eXIf… included)
+    without_pixels = lambda data: [c for c in encode_ops._png_chunks(data) if c[0] != b"IDAT"]  # noqa: E731
+    assert without_pixels(plain) == without_pixels(adaptive)
+    kinds = [kind for kind, _ in encode_ops._png_chunks(plain)]
+    assert kinds.count(b"IDAT") == 1 and kinds[-1] == b"IEND"
+    if name.startswith("camera"):  # a camera JPEG: its profile and EXIF survive
+        assert b"iCCP" in kinds and b"eXIf" in kinds
+        with Image.open(io.BytesIO(plain)) as reread:
+            assert reread.info["icc_profile"] and reread.getexif()[0x010F] == "Canon"
+
+
+def test_png_unfiltered_keeps_text_dpi_and_grey_modes_and_declines_palettes():
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "made by a test")
+    for mode, channels in (("L", 1), ("LA", 2), ("RGB", 3), ("RGBA", 4)):
+        image = Image.linear_gradient("L").resize((37, 23)).convert(mode)
+        options = {"compress_level": 1, "optimize": False, "dpi": (300, 300), "pnginfo": info}
+        data = encode_ops.png_unfiltered(image, options)
+        pillow = io.BytesIO()
+        image.save(pillow, "PNG", **options)
+        chunks = [c for c in encode_ops._png_chunks(data) if c[0] != b"IDAT"]
+        assert chunks == [c for c in encode_ops._png_chunks(pillow.getvalue()) if c[0] != b"IDAT"]
+        assert {b"pHYs", b"tEXt"} <= {kind for kind, _ in chunks}
+        assert _row_filters(data, 37, 23, channels) == {0}
+        with Image.open(io.BytesIO(data)) as reread:
+            assert reread.mode == mode and reread.tobytes() == image.tobytes()
+            assert reread.info["Comment"] == "made by a test" and round(reread.info["dpi"][0]) == 300
+    assert encode_ops.png_unfiltered(Image.new("P", (4, 4)), {}) is None  # Pillow writes those itself

@@ -78,8 +78,9 @@ def reports_folder() -> str:
     return os.path.join(base or os.path.expanduser("~/.imagebatch"), "reports")
 
 
-#: First-run shares of the width: image list, preview, settings.
-SPLIT_FRACTIONS = (0.42, 0.28, 0.30)
+#: First-run shares of the width: image list, settings (at least
+#: SETTINGS_MIN_WIDTH); the preview gets the rest.
+SPLIT_FRACTIONS = (0.42, 0.26)
 #: The settings forms need this much to show without a horizontal scroll bar.
 SETTINGS_MIN_WIDTH = 370
 
@@ -1046,7 +1047,7 @@ class MainWindow(QMainWindow):
         gets the most (its names need room beside the fixed columns), the
         settings enough for their forms, the preview the rest."""
         width = sum(self.splitter.sizes())
-        settings = max(int(width * SPLIT_FRACTIONS[2]), min(SETTINGS_MIN_WIDTH, width // 3))
+        settings = max(int(width * SPLIT_FRACTIONS[1]), min(SETTINGS_MIN_WIDTH, width // 3))
         inputs = int(width * SPLIT_FRACTIONS[0])
         self.splitter.setSizes([inputs, width - inputs - settings, settings])
 

@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--scale", type=_positive_float, metavar="PCT", help="resize by a percentage")
     run.add_argument("--format", choices=FORMAT_CHOICES, help="output format (keep = same as the input)")
     run.add_argument("--quality", type=int, metavar="Q", help="encoder quality 1-100")
+    run.add_argument("--png-filter", choices=("adaptive", "none"),
+                     help="PNG row filter: adaptive (default, smaller photos) or none (faster)")
     run.add_argument("--strip", choices=tuple(STRIP_MODES), help="metadata: keep (none), strip GPS, strip all")
     run.add_argument("--template", metavar="T", help="output name template, e.g. '{stem}_{width}w'")
     run.add_argument("--overwrite", choices=("skip", "rename", "overwrite"),
@@ -166,13 +168,16 @@ def apply_overrides(pipeline: Any, args: argparse.Namespace) -> Any:
     if args.strip:
         steps = _replace_or_add(steps, "metadata", lambda old: OpSpec.make("metadata", mode=STRIP_MODES[args.strip]),
                                 before=("encode",))
-    if args.format or args.quality is not None:
+    png_filter = args.png_filter
+    if args.format or args.quality is not None or png_filter:
         def make_encode(old):
             params = old.kwargs() if old else {}
             if args.format:
                 params["format"] = args.format
             if args.quality is not None:
                 params["quality"] = args.quality
+            if png_filter:
+                params["png_filter"] = png_filter
             return OpSpec.make("encode", **params)
         steps = _replace_or_add(steps, "encode", make_encode)
     return Pipeline(steps=tuple(steps))

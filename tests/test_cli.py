@@ -362,3 +362,20 @@ def test_outputs_are_flushed_one_by_one_only_with_durable(tmp_path, copy_corpus,
     assert run_cli("run", str(src), "-o", str(tmp_path / "safe"), "--format", "png", "--mode", "sequential",
                    "--durable", "-q")[0] == 0
     assert len(flushed) == 3 and len(outputs(tmp_path / "safe")) == 3
+
+
+def test_png_filter_none_flag(tmp_path, copy_corpus):
+    import zlib
+
+    from gui_app.core.ops import encode as encode_ops
+
+    src = copy_corpus("formats/transparent.png")
+    code, _, err = run_cli("run", str(src), "-o", str(tmp_path / "out"), "--format", "png", "--png-filter", "none",
+                           "--mode", "sequential", "-q")
+    assert code == 0, err
+    data = (tmp_path / "out" / "transparent.png").read_bytes()
+    rows = zlib.decompress(b"".join(body for kind, body in encode_ops._png_chunks(data) if kind == b"IDAT"))
+    stride = 1 + 200 * 4
+    assert {rows[y * stride] for y in range(150)} == {0}
+    with Image.open(src / "transparent.png") as original, Image.open(tmp_path / "out" / "transparent.png") as written:
+        assert written.tobytes() == original.convert("RGBA").tobytes()

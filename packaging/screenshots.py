@@ -28,6 +28,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else
 
 #: Window size: None = the app's own first-run size for the screen (90 % of a small one).
 SIZE: tuple[int, int] | None = None
+#: Size without a real screen (QT_QPA_PLATFORM=offscreen).
+OFFSCREEN_SIZE = (1400, 860)
 
 
 async def wait_for(signal, timeout: float = 60.0):
@@ -93,7 +95,10 @@ async def shoot(out: Path, inputs: list[str], select: str | None) -> None:
 
     app = QApplication.instance()
     window = MainWindow()
-    window.resize(*SIZE) if SIZE else window.resize(window._first_run_size())
+    if SIZE or app.platformName() == "offscreen":  # the offscreen "screen" is a fake 800×800
+        window.resize(*(SIZE or OFFSCREEN_SIZE))
+    else:
+        window.resize(window._first_run_size())
     window.move(0, 0)
     window.show()
     work = Path(tempfile.mkdtemp(prefix="imagebatch-shots-"))

@@ -160,3 +160,17 @@ def test_file_open_event_before_the_window_exists_is_kept(window, qtbot, corpus)
         opener.set_window(window)
     assert [r.path for r in window.model.rows] == [path]
     opener.deleteLater()
+
+
+def test_changed_worker_settings_warm_the_new_pool_up(window, qtbot):
+    window.run_settings.set_values("threads", 2, None)
+    assert window.controller._runner is None, "no warm-up before the app asks for the first one"
+    window.warm_up_workers()
+    first = window.controller._runner
+    assert first is not None and first.mode == "threads"
+    window.run_settings.set_values("processes", 1, None)
+    qtbot.waitUntil(lambda: window.controller._runner is not first, timeout=10_000)
+    runner = window.controller._runner
+    assert runner.mode == "processes" and runner.workers == 1
+    runner._warm_up_thread.join(60)
+    assert len(runner.worker_pids) == 1

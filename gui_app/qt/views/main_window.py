@@ -78,6 +78,9 @@ def reports_folder() -> str:
     return os.path.join(base or os.path.expanduser("~/.imagebatch"), "reports")
 
 
+#: A change of the worker settings warms the new pool up after this quiet time
+#: (typing "12" workers must not start a pool of 1 first).
+WARM_UP_DEBOUNCE_MS = 1000
 #: First-run shares of the width: image list, settings (at least
 #: SETTINGS_MIN_WIDTH); the preview gets the rest.
 SPLIT_FRACTIONS = (0.42, 0.26)
@@ -135,6 +138,7 @@ class MainWindow(QMainWindow):
         self._close_after_batch = False
         self._quit_without_asking = False  # SIGTERM / SIGINT
         self._split_when_shown = False
+        self._warm_up_on_change = False  # set once the app has warmed the first pool
         self._example_generation = 0
         self._example_running = False
         self._check_on_screen_when_shown = False
@@ -346,6 +350,10 @@ class MainWindow(QMainWindow):
         self._plan_timer.setSingleShot(True)
         self._plan_timer.setInterval(300)
         self._plan_timer.timeout.connect(self.refresh_plan)
+        self._warm_up_timer = QTimer(self)
+        self._warm_up_timer.setSingleShot(True)
+        self._warm_up_timer.setInterval(WARM_UP_DEBOUNCE_MS)
+        self._warm_up_timer.timeout.connect(self.warm_up_workers)
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(500)
@@ -366,6 +374,7 @@ class MainWindow(QMainWindow):
         self.pipeline_editor.pipeline_changed.connect(self._pipeline_changed)
         self.output_settings.changed.connect(self._settings_changed)
         self.run_settings.changed.connect(self._schedule_save)
+        self.run_settings.changed.connect(self._schedule_warm_up)
         self.preset_bar.preset_chosen.connect(self.apply_preset)
         self.preset_bar.custom_chosen.connect(self._custom_chosen)
         self.preset_bar.message.connect(self.show_message)
@@ -908,9 +917,15 @@ class MainWindow(QMainWindow):
     def warm_up_workers(self) -> None:
         """Start the worker pool for the chosen mode in the background (the
         app calls this just after the window shows), so the first Start does
-        not pay for spawning the workers."""
+        not pay for spawning the workers. From then on a change of the worker
+        settings warms the new pool up too (debounced)."""
+        self._warm_up_on_change = True
         mode, workers, scheduler = self.run_settings.values()
         self.controller.warm_up(mode, workers, scheduler)
+
+    def _schedule_warm_up(self) -> None:
+        if self._warm_up_on_change and not self.controller.is_running:
+            self._warm_up_timer.start()
 
     def retry_failed(self) -> None:
         self.start_batch(only_failed=True)

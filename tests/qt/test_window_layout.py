@@ -87,3 +87,18 @@ def test_plan_columns_share_the_width_and_labels_fit(window, qtbot, corpus, load
     assert abs(header.sectionSize(0) - header.sectionSize(1)) <= 1, "input and output share the spare width"
     assert view.sizeHintForColumn(2) <= header.sectionSize(2)
     assert header.sectionSizeHint(2) <= header.sectionSize(2), "the 'What happens' header is cut"
+
+
+def test_status_column_shows_when_the_plan_will_skip_a_file(window):
+    from gui_app.core.scan import ScanEntry
+    from gui_app.qt.widgets.input_list import COL_STATUS, WILL_SKIP
+
+    view, model = window.input_view, window.model
+    model.add_entries([ScanEntry("/in/a.jpg", "/in", "a.jpg", 10, 1)])
+    assert view.isColumnHidden(COL_STATUS)
+    model.add_entries([ScanEntry("/in/pipe.jpg", "/in", "pipe.jpg", 0, 1, skip_code="SKIPPED_NOT_REGULAR",
+                                 skip_reason="not a regular file")])
+    assert not view.isColumnHidden(COL_STATUS)
+    assert model.index(1, COL_STATUS).data() == WILL_SKIP
+    model.remove_rows([1])
+    assert view.isColumnHidden(COL_STATUS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtWidgets import QApplication
 
-from gui_app.qt.views.main_window import MainWindow, first_run_size, fit_rect
+from gui_app.qt.views.main_window import first_run_size, fit_rect
 
 LAPTOP = QRect(0, 0, 1366, 768 - 32)  # available area under a 32 px panel
 

@@ -73,11 +73,9 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import dataclasses
-import errno
 import functools
 import logging
 import os
-import shutil
 import threading
 import time
 import uuid
@@ -357,26 +355,8 @@ def write_bytes_output(item: _Prepared, result: TaskResult, data: bytes) -> Task
 
     spec = item.spec
     started = time.perf_counter()
-    if spec.backup_path:
-        if os.path.lexists(spec.backup_path):
-            return TaskResult.failure(spec, Code.UNSAFE_PATH, "the backup file already exists; nothing was replaced",
-                                      **_result_info(result))
-        try:
-            os.makedirs(os.path.dirname(os.path.abspath(spec.backup_path)), exist_ok=True)
-            shutil.copy2(spec.input_path, spec.backup_path)
-        except OSError as exc:
-            code = Code.DISK_FULL if exc.errno in (errno.ENOSPC, errno.EDQUOT) else Code.WRITE_FAILED
-            return TaskResult.failure(spec, code, f"cannot write the backup copy: {exc.strerror or exc}; "
-                                      "nothing was replaced", **_result_info(result))
     times = (item.mtime_ns, item.atime_ns) if spec.keep_dates else (None, None)
-    path = spec.output_path
-    code, message = worker.write_file(path, data, item.overwrite, *times)
-    attempt = 1
-    while code == Code.SKIPPED_EXISTING and item.overwrite == OverwritePolicy.RENAME and attempt < 1000:
-        attempt += 1  # the name was taken after planning: the next free "name (n).ext"
-        stem, ext = os.path.splitext(spec.output_path)
-        path = f"{stem} ({attempt}){ext}"
-        code, message = worker.write_file(path, data, item.overwrite, *times)
+    code, message, path = worker.write_output(spec, data, item.overwrite, *times)
     if code != Code.OK:
         return TaskResult.failure(spec, code, message, **_result_info(result))
     seconds = round(result.seconds + time.perf_counter() - started, 6)

@@ -297,24 +297,36 @@ def _run(spec: TaskSpec, info: dict[str, Any]) -> TaskResult:
         return TaskResult.failure(spec, Code.READ_FAILED, f"the file cannot be read: {exc.strerror or exc}")
     info["bytes_in"] = stat.st_size
     data = _process_bytes(spec, input_path, output_path, info)
-    if spec.backup_path:
-        failure = _make_backup(input_path, spec.backup_path)
-        if failure:
-            return TaskResult.failure(spec, failure[0], failure[1] + "; nothing was replaced", **info)
     _inject(spec.test_fault, "before_write")
     times = (stat.st_mtime_ns, stat.st_atime_ns) if spec.keep_dates else (None, None)
-    durable = spec.limits.durable_writes
-    code, message = write_file(output_path, data, overwrite, *times, durable)
-    attempt = 1
-    while code == Code.SKIPPED_EXISTING and overwrite == OverwritePolicy.RENAME and attempt < 1000:
-        attempt += 1  # the name was taken after planning: the next free "name (n).ext"
-        output_path = _renamed(spec.output_path, attempt)
-        code, message = write_file(output_path, data, overwrite, *times, durable)
+    code, message, output_path = write_output(spec, data, overwrite, *times)
     if code != Code.OK:
         info.pop("bytes_out", None)
         return TaskResult.failure(spec, code, message, **info)
     _inject(spec.test_fault, "after_write")
     return TaskResult(task_id=spec.task_id, input_path=input_path, output_path=output_path, **info)
+
+
+def write_output(spec: TaskSpec, data: bytes, overwrite: str, mtime_ns: int | None = None,
+                 atime_ns: int | None = None) -> tuple[Code, str, str]:
+    """Write a task's encoded output: back up the original first when the task
+    asks for it, then write atomically. Under the rename policy a name taken
+    after planning becomes the next free "name (n).ext". Shared by
+    :func:`run_task` and the Dask "bytes" transfer, which writes here what a
+    remote worker encoded. Returns (code, message, path written)."""
+    if spec.backup_path:
+        failure = _make_backup(spec.input_path, spec.backup_path)
+        if failure:
+            return failure[0], failure[1] + "; nothing was replaced", spec.output_path
+    durable = spec.limits.durable_writes
+    path = spec.output_path
+    code, message = write_file(path, data, overwrite, mtime_ns, atime_ns, durable)
+    attempt = 1
+    while code == Code.SKIPPED_EXISTING and overwrite == OverwritePolicy.RENAME and attempt < 1000:
+        attempt += 1  # the name was taken after planning: the next free "name (n).ext"
+        path = _renamed(spec.output_path, attempt)
+        code, message = write_file(path, data, overwrite, mtime_ns, atime_ns, durable)
+    return code, message, path
 
 
 def _make_backup(input_path: str, backup_path: str) -> tuple[Code, str] | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections import deque
-from typing import Sequence
+from typing import Iterable, Iterator, Sized
 
 from PySide6.QtCore import QObject, QTimer, Qt, Signal, Slot
 
@@ -30,6 +30,15 @@ from .worker_priority import init_background_worker
 DRAIN_INTERVAL_MS = 50
 
 MODES = ("auto", "processes", "threads", "sequential", "dask")
+
+
+def plan_tasks(plan) -> Iterator[TaskSpec | TaskResult]:
+    """What the runner gets for a plan, one item at a time: the item's task,
+    or the ready result of an item that gets none (skipped or refused).
+    A generator, not a list: the runner consumes it on its own thread and
+    stays flat in memory (the plan is in memory anyway, for the Plan tab)."""
+    for item in plan.items:
+        yield item.task if item.task is not None else item.result()
 
 
 class _Recorder(runner.BatchListener):
@@ -129,8 +138,9 @@ class BatchController(QObject):
 
     def start(
         self,
-        tasks: Sequence[TaskSpec | TaskResult],
+        tasks: Iterable[TaskSpec | TaskResult],
         *,
+        total: int | None = None,
         mode: str = "auto",
         workers: int | None = None,
         scheduler: str | None = None,
@@ -140,6 +150,10 @@ class BatchController(QObject):
 
         ``tasks`` may mix TaskSpecs and ready TaskResults (files the plan
         skips): the runner reports and counts those like any other result.
+        It may be an iterator (e.g. a generator over the plan): it is handed
+        to the runner as it is, never copied into a list, and consumed on
+        the runner's thread; give ``total`` then (a sized collection's
+        length is used when ``total`` is None).
         ``report`` is a .json or .csv path for the run report.
         """
         if self.is_running:
@@ -151,17 +165,19 @@ class BatchController(QObject):
         gc.freeze()
         recorder = _Recorder(self, self._batch_id)
         self._recorder = recorder
-        self._total = len(tasks)
+        if total is None and isinstance(tasks, Sized):
+            total = len(tasks)
+        self._total = total or 0
         self._done = 0
         self._timer.start()
         self.running_changed.emit(True)
         try:
             batch_runner = self._get_runner(mode, workers, scheduler)
             batch_runner.listener = recorder
-            kwargs = {"total": len(tasks)}
+            kwargs = {"total": total}
             if report:
                 kwargs["report"] = report
-            batch_runner.start(list(tasks), **kwargs)
+            batch_runner.start(tasks, **kwargs)
         except Exception as exc:  # a batch-level error: report it as a summary
             self._finished_from_thread.emit(recorder.batch_id, self._error_summary(mode, workers, exc))
 

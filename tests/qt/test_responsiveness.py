@@ -3,6 +3,7 @@ results reach the UI coalesced (batched file results, ≤ ~20 repaints/s)."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -93,6 +94,91 @@ def test_a_batch_level_error_still_ends_with_finished(qtbot, qloop, tmp_path, mo
     assert blocker.args[0].batch_error == "the worker pool could not be started"
     assert not controller.is_running
     controller.shutdown()
+
+
+def test_controller_hands_the_runner_a_stream_of_the_plan_with_its_total(qtbot, qloop, tmp_path, monkeypatch):
+    """Proposal 6: the plan goes to the runner as a generator plus ``total``
+    (never copied into a list); a file the plan skips still arrives as its
+    own result, and every input is reported once."""
+    from gui_app.core import runner
+    from gui_app.qt.controller import plan_tasks
+
+    src = _tiny_images(tmp_path / "in", 40)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "img_00003.png").write_bytes(b"already here")  # the plan skips this one
+    plan = make_plan(scan([str(src)]), SMALL, OutputSpec(out_dir=str(out)))
+    assert [i.action for i in plan.items].count("skip") == 1
+    handed = []
+    real_start = runner.BatchRunner.start
+
+    def spy(self, tasks, *args, **kwargs):
+        handed.append((tasks, kwargs.get("total")))
+        return real_start(self, tasks, *args, **kwargs)
+
+    monkeypatch.setattr(runner.BatchRunner, "start", spy)
+    controller = BatchController()
+    started, progress, finished_files = [], [], []
+    controller.started.connect(lambda total, *rest: started.append(total))
+    controller.progress.connect(lambda done, total: progress.append((done, total)))
+    controller.file_finished.connect(finished_files.extend)
+    try:
+        with qtbot.waitSignal(controller.finished, timeout=60_000) as blocker:
+            controller.start(plan_tasks(plan), total=len(plan.items), mode="threads", workers=2)
+    finally:
+        controller.shutdown()
+    (tasks, total), = handed
+    assert not isinstance(tasks, (list, tuple)) and total == 40
+    summary = blocker.args[0]
+    assert (summary.total, summary.ok, summary.skipped) == (40, 39, 1)
+    assert started == [40] and progress[-1] == (40, 40)
+    assert sorted(r.input_path for r in finished_files) == sorted(i.input_path for i in plan.items)
+    skipped = [r for r in finished_files if r.status == "skipped"]
+    assert [os.path.basename(r.input_path) for r in skipped] == ["img_00003.png"]
+
+
+def _model_with_rows(count):
+    from gui_app.core.scan import ScanEntry
+    from gui_app.qt.widgets.input_list import InputModel
+
+    model = InputModel()
+    model.add_entries(ScanEntry(path=f"/photos/p{i:05d}.jpg", root="/photos", relpath=f"p{i:05d}.jpg",
+                                size=1000, mtime_ns=0) for i in range(count))
+    return model
+
+
+def test_batch_start_resets_the_rows_in_slices_that_cover_every_row_once(qtbot):
+    """Proposal 7: at batch start the row states are reset a slice at a time
+    (the window lets the event loop run between slices); together the
+    slices reset every row exactly once, with one dataChanged per slice."""
+    from gui_app.qt.widgets.input_list import FAILED, PENDING, QUEUED
+
+    model = _model_with_rows(3000)
+    for row in model.rows[:10]:
+        row.status, row.message, row.outputs = FAILED, "broken", ["old result"]
+    to_run = {r.path for r in model.rows[::2]}
+    changed = []
+    model.dataChanged.connect(lambda top, bottom, *_: changed.append((top.row(), bottom.row())))
+    visible = []
+    model.status_visible_changed.connect(visible.append)
+    slices = 0
+    for _slice in model.reset_status_in_slices(to_run, budget_s=1e-9):  # the smallest slices
+        slices += 1
+        assert not visible, "the Status column appears once, when every row is reset"
+    assert slices > 10 and len(changed) == slices + 1
+    covered = [row for top, bottom in changed for row in range(top, bottom + 1)]
+    assert covered == list(range(3000))
+    assert [r.status for r in model.rows] == [QUEUED if i % 2 == 0 else PENDING for i in range(3000)]
+    assert all(r.message == "" and r.outputs == [] for r in model.rows)
+    assert visible == [True]
+
+
+def test_slices_stop_when_the_rows_are_cleared_meanwhile(qtbot):
+    model = _model_with_rows(2000)
+    slices = model.reset_status_in_slices({r.path for r in model.rows}, budget_s=1e-9)
+    next(slices)
+    model.clear()
+    assert list(slices) == [] and model.rows == []
 
 
 @pytest.mark.slow  # a wall-clock assertion: run by hand on a quiet machine (-m slow)

@@ -43,7 +43,7 @@ from gui_app.core.specs import Limits, OpSpec, OutputSpec, Pipeline, SpecError, 
 
 from .. import tasks
 from ..compat import human_duration, human_size
-from ..controller import BatchController
+from ..controller import BatchController, plan_tasks
 from ..icons import app_icon, bind, icon
 from ..settings import Settings
 from ..widgets.drop_zone import DropOverlay, EmptyState, local_paths
@@ -801,6 +801,12 @@ class MainWindow(QMainWindow):
 
         return make_plan(entries, pipeline, output, self.limits, variants=self._variants(pipeline))
 
+    def _plan_for_batch(self, entries, pipeline, output) -> tuple:
+        """(plan, input paths that will run, its one-line description): what
+        Start needs from every item, worked out in a helper thread."""
+        plan = self._make_plan_now(entries, pipeline, output)
+        return plan, {i.input_path for i in plan.items if i.task is not None}, plan.describe()
+
     def refresh_plan(self) -> None:
         if not self.model.rows:
             self.plan_panel.set_message("Add images to see what will be written.")
@@ -885,18 +891,23 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Planning…")
 
         async def run():
+            # The plan and everything read from all of its items are made in
+            # a helper thread; the UI thread only resets the rows, a slice
+            # per event-loop turn, and hands the runner a generator.
             try:
-                plan = await tasks.run_blocking(self._make_plan_now, entries, pipeline, output)
+                plan, to_run, description = await tasks.run_blocking(self._plan_for_batch, entries, pipeline, output)
+                self.plan_panel.set_plan(plan, output.out_dir if output.destination == "folder" else None, description)
+                self._last_output_root = output.out_dir if output.destination == "folder" else os.path.dirname(rows[0].path)
+                report = self._report_path(output)
+                for _slice in self.model.reset_status_in_slices(to_run):
+                    await asyncio.sleep(0)
             finally:
                 self._starting = False
-            items = [item.task if item.task is not None else item.result() for item in plan.items]
-            self.plan_panel.set_plan(plan, output.out_dir if output.destination == "folder" else None)
-            self._last_output_root = output.out_dir if output.destination == "folder" else os.path.dirname(rows[0].path)
-            report = self._report_path(output)
-            self.model.reset_status({i.input_path for i in plan.items if i.task is not None})
-            self.run_bar.batch_started(len(items))
-            self.log.add(f"Starting {len(plan.items)} file{'s' if len(plan.items) != 1 else ''}: {plan.describe()}.")
-            self.controller.start(items, mode=mode, workers=workers, scheduler=scheduler, report=report)
+            total = len(plan.items)
+            self.run_bar.batch_started(total)
+            self.log.add(f"Starting {total} file{'s' if total != 1 else ''}: {description}.")
+            self.controller.start(plan_tasks(plan), total=total, mode=mode, workers=workers,
+                                  scheduler=scheduler, report=report)
             if self.center_tabs.currentWidget() is self.plan_panel:
                 self.center_tabs.setCurrentWidget(self.log)  # the plan was seen; now the progress
             self.statusBar().showMessage("Working…")

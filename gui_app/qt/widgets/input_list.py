@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSize, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPixmap
@@ -70,6 +72,10 @@ COLUMN_SAMPLES: dict[int, tuple[str, ...]] = {
     COL_SIZE: ("888.8 MB", "888 bytes"),
     COL_STATUS: tuple(_STATUS_TEXT.values()) + (WILL_SKIP,),
 }
+#: Work per event-loop turn when the rows are reset at batch start (s), and
+#: the first slice's size in rows (later slices adapt to the time taken).
+RESET_SLICE_S = 0.004
+RESET_FIRST_SLICE = 256
 #: When several outputs come from one input (variants), the worst one shows.
 _SEVERITY = {PENDING: 0, QUEUED: 1, RUNNING: 2, DONE: 3, SKIPPED: 4, CANCELLED: 5, FAILED: 6}
 _FROM_RESULT = {Status.OK.value: DONE, Status.FAILED.value: FAILED, Status.SKIPPED.value: SKIPPED,
@@ -265,12 +271,35 @@ class InputModel(QAbstractTableModel):
     # -------------------------------------------------------------- status
     def reset_status(self, paths_to_run: set[str]) -> None:
         """Before a batch: rows that will run are queued, the rest cleared."""
-        for r in self.rows:
-            r.status = QUEUED if r.path in paths_to_run else PENDING
-            r.message = ""
-            r.outputs = []
+        for _slice in self.reset_status_in_slices(paths_to_run):
+            pass
+
+    def reset_status_in_slices(self, paths_to_run: set[str], budget_s: float = RESET_SLICE_S) -> Iterator[None]:
+        """:meth:`reset_status` a slice of rows at a time: a generator that
+        yields after each slice, so the caller can let the event loop run in
+        between (the window does, at batch start). Each slice is about
+        ``budget_s`` of work *including* its dataChanged (the view and the
+        status filter react row by row, which is most of the cost): the
+        slice size adapts to what the last slice took. Stops early if the
+        rows are replaced meanwhile (cleared or removed)."""
+        rows = self.rows
         self._batch_seen = True
-        self._status_changed(0, len(self.rows) - 1)
+        start, size = 0, RESET_FIRST_SLICE
+        while start < len(rows):
+            began = time.perf_counter()
+            end = min(len(rows), start + size)
+            for r in rows[start:end]:
+                r.status = QUEUED if r.path in paths_to_run else PENDING
+                r.message = ""
+                r.outputs = []
+            self._status_changed(start, end - 1)
+            start = end
+            spent = max(time.perf_counter() - began, 1e-6)
+            size = max(RESET_FIRST_SLICE // 4, min(size * 4, int(size * budget_s / spent)))
+            if start < len(rows):
+                yield
+                if self.rows is not rows:
+                    return
         self._update_status_visible()
 
     def mark_started(self, paths: list[str]) -> None:

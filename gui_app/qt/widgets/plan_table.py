@@ -153,10 +153,12 @@ class PlanPanel(QWidget):
             text += f"\n{label}: {item.note}" if item.note else f"\n{label}."
         self.details.setText(text)
 
-    def set_plan(self, plan, output_root: str | None) -> None:
+    def set_plan(self, plan, output_root: str | None, description: str | None = None) -> None:
+        """Show ``plan``. ``description``: its ``describe()`` when already
+        made (off the UI thread: it goes through every item)."""
         self.model.set_plan(plan.items, output_root)
         self.details.setText("")
-        self.summary.setText(f"{len(plan.items)} planned: {plan.describe()}.")
+        self.summary.setText(f"{len(plan.items)} planned: {description or plan.describe()}.")
 
     def set_message(self, text: str) -> None:
         self.model.set_plan([], None)

@@ -25,7 +25,8 @@ from gui_app.core.specs import Code, Limits, OpSpec, OutputSpec, Pipeline, Statu
 
 from tests.core import test_runner_fakes as fakes
 
-pytestmark = pytest.mark.slow
+# Load tests: minutes of work on 2 cores, so they get their own harness deadline.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 SMALL = Pipeline((OpSpec.make("resize", mode="long_edge", long_edge=32), OpSpec.make("encode", format="png")))
 

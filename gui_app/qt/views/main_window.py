@@ -889,11 +889,6 @@ class MainWindow(QMainWindow):
         self._starting = True
         self._update_run_state()
         self.statusBar().showMessage("Planning…")
-        # Paint the disabled controls now, before the plan starts in a helper
-        # thread: painted while that thread runs, every Python call of the
-        # paint waits for the GIL and this one repaint grew to 80-130 ms
-        # (stall probe); painted first it is one uncontended ~5-25 ms pass.
-        self.repaint()
 
         async def run():
             # The plan and everything read from all of its items are made in

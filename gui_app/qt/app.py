@@ -48,8 +48,12 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
     pil_warnings.install()  # Pillow's complaints about damaged files stay off the terminal
     if app.property("imagebatch_palette_watcher") is None:
+        # A signal, not an application-wide event filter: such a filter is a
+        # Python call (and a GIL hand-over) for every event of every widget,
+        # which made each repaint during a batch wait on the busy threads
+        # (the 110 ms stalls of the UI probe).
         watcher = _PaletteWatcher(app)
-        app.installEventFilter(watcher)
+        app.styleHints().colorSchemeChanged.connect(watcher.scheme_changed)
         app.setProperty("imagebatch_palette_watcher", True)
     # The batch's dispatch thread and the helper threads are busy Python
     # threads; with the default 5 ms switch interval every GIL hand-back to
@@ -67,20 +71,18 @@ class _PaletteWatcher(QObject):
 
     def __init__(self, app: QApplication):
         super().__init__(app)
-        self._busy = False
 
-    def eventFilter(self, obj, event) -> bool:
-        if event.type() == QEvent.Type.ApplicationPaletteChange and obj is QApplication.instance() and not self._busy:
-            self._busy = True
-            try:
-                from .icons import retint_all
+    def scheme_changed(self, *_scheme) -> None:
+        # The new palette is applied after this signal; re-polish once it is.
+        QTimer.singleShot(0, self.repolish)
 
-                app = QApplication.instance()
-                app.setStyleSheet(app.styleSheet())
-                retint_all()
-            finally:
-                self._busy = False
-        return False
+    @staticmethod
+    def repolish() -> None:
+        from .icons import retint_all
+
+        app = QApplication.instance()
+        app.setStyleSheet(app.styleSheet())
+        retint_all()
 
 
 class FileOpenFilter(QObject):
@@ -207,11 +209,15 @@ def main(argv: list[str] | None = None) -> int:
     from . import tasks
 
     app = create_application()
-    opener = file_open_filter(app)
+    # Only macOS delivers "Open with" as QFileOpenEvent; elsewhere the paths
+    # come in argv, and an application-wide event filter would cost a Python
+    # call for every Qt event.
+    opener = file_open_filter(app) if sys.platform == "darwin" else None
     paths = [a for a in argv if not a.startswith("-")] or None
     window = create_window(paths)
     window.show()
-    opener.set_window(window)
+    if opener is not None:
+        opener.set_window(window)
     quitter = QuitOnSignal(window)
     QTimer.singleShot(WARM_UP_DELAY_MS, window, window.warm_up_workers)
     loop = qasync.QEventLoop(app)

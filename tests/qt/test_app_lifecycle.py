@@ -146,6 +146,8 @@ def test_file_open_event_adds_the_file_like_a_drop(window, qtbot, corpus):
         assert [r.path for r in window.model.rows] == [path]
     finally:
         opener.window = None
+        app.removeEventFilter(opener)  # an app-wide filter slows every later test's events
+        opener.deleteLater()
 
 
 def test_file_open_event_before_the_window_exists_is_kept(window, qtbot, corpus):

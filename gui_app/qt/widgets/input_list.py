@@ -510,8 +510,13 @@ class StatusFilter(QSortFilterProxyModel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._failed_only = False
+        # Re-filtering on every dataChanged calls filterAcceptsRow (Python)
+        # for each changed row: thousands of calls per progress update in a
+        # big batch. Only "failed only" needs rows to come and go live.
+        self.setDynamicSortFilter(False)
 
     def set_failed_only(self, on: bool) -> None:
+        self.setDynamicSortFilter(on)
         # beginFilterChange/endFilterChange: invalidateFilter() is deprecated in 6.10+.
         if not hasattr(self, "endFilterChange"):  # Qt < 6.9
             self._failed_only = on

@@ -261,16 +261,20 @@ class BatchRunner:
     def start(self, tasks: Iterable[TaskSpec | TaskResult], total: int | None = None,
               journal: Any = None, report: Any = None) -> None:
         """Like :meth:`run` in a background thread; returns immediately."""
+        self._claim()
+        self._thread = threading.Thread(
+            target=self._run_claimed, args=(tasks, total, journal, report),
+            name="imagebatch-dispatch", daemon=True)
+        self._thread.start()
+
+    def _claim(self) -> None:
+        """Mark a batch as running, or refuse a second one."""
         with self._lock:
             if self._running:
                 raise RuntimeError("a batch is already running")
             self._running = True
             self._done_event.clear()
             self._cancel.clear()  # here, not in the thread: a cancel() right after start() counts
-        self._thread = threading.Thread(
-            target=self._run_claimed, args=(tasks, total, journal, report),
-            name="imagebatch-dispatch", daemon=True)
-        self._thread.start()
 
     def wait(self, timeout: float | None = None) -> Summary | None:
         """Wait for a :meth:`start`-ed batch; returns its summary, or None on timeout."""
@@ -288,12 +292,7 @@ class BatchRunner:
         ``resume`` it also skips files done in an earlier run). ``report``: a
         path ending in ``.json`` or ``.csv``, or a :class:`report.ReportWriter`.
         """
-        with self._lock:
-            if self._running:
-                raise RuntimeError("a batch is already running")
-            self._running = True
-            self._done_event.clear()
-            self._cancel.clear()  # here, not in the thread: a cancel() right after start() counts
+        self._claim()
         return self._run_claimed(tasks, total, journal, report)
 
     def warm_up(self, mode: str | None = None, workers: int | None = None) -> None:
@@ -643,15 +642,9 @@ class _Batch:
         chunk = self.inflight.pop(future, None)
         if chunk is None:
             return  # already handled (e.g. collected during recovery)
-        if future.cancelled():
-            self._record_all(chunk.specs, Code.CANCELLED, "cancelled before it started")
-            return
-        exc = future.exception()
+        exc = self._settle(chunk, future)
         if exc is None:
-            self._record_chunk_results(chunk, future.result())
             return
-        if isinstance(exc, WorkerInitError):
-            raise _StopBatch(f"Could not start the workers: {exc}")
         if isinstance(exc, cf.process.BrokenProcessPool) or self.pool is not None and self.pool.broken:
             self._recover_from_broken_pool(chunk)
             return
@@ -662,6 +655,21 @@ class _Batch:
             self.retry.extendleft(reversed(chunk.singles()))
         else:
             self._record_all(chunk.specs, Code.INTERNAL_ERROR, _describe(exc))
+
+    def _settle(self, chunk: _Chunk, future: cf.Future) -> BaseException | None:
+        """Record a finished future's results, or its cancellation; return the
+        exception it ended with (None when nothing is left to handle). A pool
+        whose workers could not start stops the batch."""
+        if future.cancelled():
+            self._record_all(chunk.specs, Code.CANCELLED, "cancelled before it started")
+            return None
+        exc = future.exception()
+        if exc is None:
+            self._record_chunk_results(chunk, future.result())
+            return None
+        if isinstance(exc, WorkerInitError):
+            raise _StopBatch(f"Could not start the workers: {exc}")
+        return exc
 
     def _record_chunk_results(self, chunk: _Chunk, results: Any) -> None:
         if not chunk.announced:  # finished before it was seen running
@@ -860,15 +868,9 @@ class _Batch:
 
     def _finish_isolated(self, single: _Chunk, future: cf.Future) -> None:
         spec = single.specs[0]
-        if future.cancelled():
-            self._record_all([spec], Code.CANCELLED, "cancelled before it started")
-            return
-        exc = future.exception()
+        exc = self._settle(single, future)
         if exc is None:
-            self._record_chunk_results(single, future.result())
             return
-        if isinstance(exc, WorkerInitError):
-            raise _StopBatch(f"Could not start the workers: {exc}")
         if isinstance(exc, cf.process.BrokenProcessPool):
             sweep_temp_files_for([spec])
             if self.runner._cancel.is_set():

@@ -8,8 +8,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMenu,
@@ -20,6 +18,7 @@ from PySide6.QtWidgets import (
 from gui_app.core.specs import Destination, OutputSpec, OverwritePolicy
 
 from ..icons import bind
+from .param_form import field_with_button, settings_form
 
 def _tokens() -> list[tuple[str, str]]:
     """Template tokens for the help menu, from the plan (the one source)."""
@@ -51,10 +50,7 @@ class OutputSettings(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._loading = False
-        form = QFormLayout(self)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form = settings_form(self)
         self._form = form
 
         self.destination = QComboBox()
@@ -75,13 +71,7 @@ class OutputSettings(QWidget):
         browse.setAccessibleName("Choose the output folder")
         browse.clicked.connect(self.choose_folder)
         self.browse_button = browse
-        row = QWidget()
-        row_layout = QHBoxLayout(row)
-        row_layout.setContentsMargins(0, 0, 0, 0)
-        row_layout.addWidget(self.folder, 1)
-        row_layout.addWidget(browse)
-        row.setFocusProxy(self.folder)
-        form.addRow("Folder:", row)
+        form.addRow("Folder:", field_with_button(self.folder, browse))
         self._folder_row = form.rowCount() - 1
 
         self.subfolder = QLineEdit("processed")
@@ -113,13 +103,7 @@ class OutputSettings(QWidget):
         tokens.setMenu(menu)
         self.token_button = tokens
         self.token_menu = menu
-        row = QWidget()
-        row_layout = QHBoxLayout(row)
-        row_layout.setContentsMargins(0, 0, 0, 0)
-        row_layout.addWidget(self.template, 1)
-        row_layout.addWidget(tokens)
-        row.setFocusProxy(self.template)
-        form.addRow("Name:", row)
+        form.addRow("Name:", field_with_button(self.template, tokens))
 
         self.example = QLabel("")
         self.example.setProperty("role", "hint")

@@ -32,6 +32,28 @@ from PySide6.QtWidgets import (
 
 from gui_app.core.registry import OpInfo, Param
 
+
+def settings_form(widget: QWidget) -> QFormLayout:
+    """The form layout every settings panel uses: no margins, right-aligned
+    labels, fields that take the spare width."""
+    form = QFormLayout(widget)
+    form.setContentsMargins(0, 0, 0, 0)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return form
+
+
+def field_with_button(field: QWidget, button: QWidget) -> QWidget:
+    """A text field with a button after it (Browse…, tokens), as one form row
+    whose focus goes to the field."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(field, 1)
+    row.addWidget(button)
+    box.setFocusProxy(field)
+    return box
+
 _BIG = 1_000_000
 
 
@@ -97,10 +119,7 @@ class ParamForm(QWidget):
         self._fields: dict[str, _Field] = {}
         self._rows: dict[str, int] = {}
         self._loading = True
-        layout = QFormLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        layout.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        layout = settings_form(self)
         self._layout = layout
         if info.description:
             intro = QLabel(info.description)
@@ -259,10 +278,6 @@ class ParamForm(QWidget):
         field = _Field(edit, edit.text, lambda v: edit.setText("" if v is None else str(v)))
         if "path" not in p.name and "file" not in p.name:
             return field
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(edit, 1)
         browse = QToolButton()
         browse.setText("Browse…")
         browse.setAccessibleName(f"Choose {p.label.lower()}")
@@ -275,9 +290,7 @@ class ParamForm(QWidget):
                 edit.setText(path)
 
         browse.clicked.connect(choose)
-        row.addWidget(browse)
-        box.setFocusProxy(edit)
-        return _Field(box, field.get, field.set)
+        return _Field(field_with_button(edit, browse), field.get, field.set)
 
     def _optional(self, p: Param, inner: _Field) -> _Field:
         box = QWidget()

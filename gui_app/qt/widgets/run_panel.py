@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 import time
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QFont, QFontDatabase, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ..compat import human_duration
 from ..icons import bind
+from .param_form import settings_form
 
 MODE_LABELS = (
     ("auto", "Auto (choose for me)"),
@@ -44,10 +44,7 @@ class RunSettings(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        form = QFormLayout(self)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form = settings_form(self)
         self._form = form
         self.mode = QComboBox()
         for value, label in MODE_LABELS:

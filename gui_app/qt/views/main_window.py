@@ -53,7 +53,7 @@ from ..widgets.pipeline_editor import PipelineEditor
 from ..widgets.plan_table import PlanPanel
 from ..widgets.preset_bar import CUSTOM, PresetBar
 from ..widgets.preview import PreviewPanel
-from ..widgets.run_panel import LogPane, RunBar, RunSettings
+from ..widgets.run_panel import LogPane, RunBar, RunSettings, unfinished_counts
 
 #: The pipeline a first-time user starts with (DESIGN.md §1's example).
 DEFAULT_PIPELINE = Pipeline(steps=(
@@ -988,13 +988,7 @@ class MainWindow(QMainWindow):
     @staticmethod
     def summary_text(summary) -> str:
         lines = [f"{summary.ok} of {summary.total} images done in {human_duration(summary.seconds)}."]
-        extra = []
-        if summary.failed:
-            extra.append(f"{summary.failed} failed")
-        if summary.skipped:
-            extra.append(f"{summary.skipped} skipped")
-        if summary.cancelled:
-            extra.append(f"{summary.cancelled} cancelled")
+        extra = unfinished_counts(summary)
         if extra:
             lines.append(", ".join(extra).capitalize() + ".")
         if summary.bytes_in and summary.bytes_out:

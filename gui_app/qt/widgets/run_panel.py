@@ -28,6 +28,12 @@ from ..compat import human_duration
 from ..icons import bind
 from .param_form import settings_form
 
+
+def unfinished_counts(summary) -> list[str]:
+    """The non-zero failed / skipped / cancelled counts of a batch, as words."""
+    counts = (("failed", summary.failed), ("skipped", summary.skipped), ("cancelled", summary.cancelled))
+    return [f"{n} {word}" for word, n in counts if n]
+
 MODE_LABELS = (
     ("auto", "Auto (choose for me)"),
     ("processes", "Processes (fastest for photos)"),
@@ -145,13 +151,7 @@ class RunBar(QWidget):
     def batch_finished(self, summary) -> None:
         self.bar.setRange(0, max(1, summary.total))
         self.bar.setValue(summary.total - summary.cancelled)
-        parts = [f"{summary.ok} done"]
-        if summary.failed:
-            parts.append(f"{summary.failed} failed")
-        if summary.skipped:
-            parts.append(f"{summary.skipped} skipped")
-        if summary.cancelled:
-            parts.append(f"{summary.cancelled} cancelled")
+        parts = [f"{summary.ok} done", *unfinished_counts(summary)]
         parts.append(f"in {human_duration(summary.seconds)}")
         self.text.setText(", ".join(parts))
 

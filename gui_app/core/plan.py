@@ -48,7 +48,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from . import formats, registry
 from .paths import MAX_COMPONENT_BYTES, compare_key, is_inside, sanitize_component, shorten_component
@@ -762,6 +762,7 @@ def iter_plan(
     *,
     variants: Sequence[tuple[str, Pipeline]] = (),
     collisions: str = COLLISION_RENAME,
+    pace: Callable[[], None] | None = None,
     _known_inputs: set[bytes] | None = None,
 ) -> Iterator[PlanItem]:
     """Streaming plan: one item per input (per variant) as the entries arrive.
@@ -771,12 +772,15 @@ def iter_plan(
     :func:`make_plan` it cannot know inputs that come later; so, with the
     "overwrite" policy and outputs beside the originals, it refuses to
     overwrite any existing image file there (it may be a later input).
+    ``pace``, if given, is called before each entry (see :func:`make_plan`).
     """
     planner = _Planner(pipeline, output, limits or Limits(), variants, collisions)
     if _known_inputs is not None:
         planner.inputs = _known_inputs
         planner.streaming = False
     for entry in entries:
+        if pace is not None:
+            pace()
         if entry.ok:
             planner.inputs.add(_hash_key(entry.path))
         yield from planner.plan_entry(entry)
@@ -790,6 +794,7 @@ def make_plan(
     *,
     variants: Sequence[tuple[str, Pipeline]] = (),
     collisions: str = COLLISION_RENAME,
+    pace: Callable[[], None] | None = None,
 ) -> Plan:
     """The whole plan (this is the dry run: nothing is written or created).
 
@@ -798,11 +803,13 @@ def make_plan(
     ``collisions`` is ``"rename"`` (default) or ``"conflict"``. Unlike
     :func:`iter_plan`, every input is known up front, so no output may
     overwrite any input of the batch.
+    ``pace`` is called before each entry is planned (the GUI passes one that
+    lets its UI thread have the GIL when that is busy).
     """
     entries = list(entries)
     known_inputs = {_hash_key(e.path) for e in entries if e.ok}
     return Plan(list(iter_plan(entries, pipeline, output, limits, variants=variants,
-                               collisions=collisions, _known_inputs=known_inputs)))
+                               collisions=collisions, pace=pace, _known_inputs=known_inputs)))
 
 
 def example_output_name(

@@ -92,6 +92,25 @@ def test_folder_destination_keeps_structure_and_builds_tasks(src, tmp_path):
     assert plan.summary()["tasks"] == 3 and plan.summary()["process"] == 3
 
 
+def test_pace_is_called_before_each_entry_is_planned(src, tmp_path):
+    """The GUI's hook for letting its UI thread in: called once per entry,
+    before that entry's items exist."""
+    output = OutputSpec(out_dir=str(tmp_path / "out"))
+    entries = list(scan([str(src)]))
+    planned_when_paced = []
+    items = []
+
+    def pace():
+        planned_when_paced.append(len(items))
+
+    for item in iter_plan(entries, WEBP, output, pace=pace):
+        items.append(item)
+    assert planned_when_paced == [0, 1, 2]
+    calls = []
+    assert len(make_plan(entries, WEBP, output, pace=lambda: calls.append(1)).items) == 3
+    assert len(calls) == 3
+
+
 def test_flatten_and_extension_kept_as_spelled(src, tmp_path):
     shutil.move(src / "Canon_40D.jpg", src / "Canon.JPG")
     out = tmp_path / "out"

@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, QTimer, Qt, Signal, Slot
 from gui_app.core import runner
 from gui_app.core.specs import Limits, TaskResult, TaskSpec
 
+from . import pacing
 from .worker_priority import init_background_worker
 
 #: How often buffered results are handed to the UI (ms). 50 ms = at most 20 repaints/s.
@@ -169,6 +170,10 @@ class BatchController(QObject):
             total = len(tasks)
         self._total = total or 0
         self._done = 0
+        # The runner's thread pulls the tasks; between them it makes way
+        # for the UI thread when that is busy (see pacing).
+        tasks = pacing.paced(tasks)
+        pacing.heartbeat().hold()
         self._timer.start()
         self.running_changed.emit(True)
         try:
@@ -256,5 +261,6 @@ class BatchController(QObject):
         self._drain()  # everything recorded before finished goes out first
         self._timer.stop()
         self._recorder = None
+        pacing.heartbeat().release()
         self.finished.emit(summary)
         self.running_changed.emit(False)

@@ -15,6 +15,8 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Coroutine
 
+from . import pacing
+
 log = logging.getLogger(__name__)
 
 _pool: ThreadPoolExecutor | None = None
@@ -32,8 +34,15 @@ def pool() -> ThreadPoolExecutor:
 
 
 async def run_blocking(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run ``fn(*args)`` in the UI's helper threads and await its result."""
-    return await asyncio.get_running_loop().run_in_executor(pool(), fn, *args)
+    """Run ``fn(*args)`` in the UI's helper threads and await its result.
+    The UI's heartbeat runs meanwhile, so ``fn`` may call
+    :func:`pacing.make_way` between items to keep the window responsive."""
+    heartbeat = pacing.heartbeat()
+    heartbeat.hold()
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool(), fn, *args)
+    finally:
+        heartbeat.release()
 
 
 def spawn(coro: Coroutine, on_error: Callable[[BaseException], None] | None = None, owner=None) -> asyncio.Task:

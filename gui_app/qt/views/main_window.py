@@ -41,7 +41,7 @@ from gui_app import APP_NAME
 from gui_app.core import registry
 from gui_app.core.specs import Limits, OpSpec, OutputSpec, Pipeline, SpecError, Status
 
-from .. import tasks
+from .. import pacing, tasks
 from ..compat import human_duration, human_size
 from ..controller import BatchController, plan_tasks
 from ..icons import app_icon, bind, icon
@@ -557,7 +557,7 @@ class MainWindow(QMainWindow):
 
         options = self._scan_options()
         generation = self._scan_generation
-        iterator = scan(paths, **options)
+        iterator = pacing.paced(scan(paths, **options))
 
         def next_batch():
             return list(itertools.islice(iterator, SCAN_BATCH))
@@ -799,7 +799,8 @@ class MainWindow(QMainWindow):
     def _make_plan_now(self, entries, pipeline, output):
         from gui_app.core.plan import make_plan
 
-        return make_plan(entries, pipeline, output, self.limits, variants=self._variants(pipeline))
+        return make_plan(entries, pipeline, output, self.limits, variants=self._variants(pipeline),
+                         pace=pacing.make_way)
 
     def _plan_for_batch(self, entries, pipeline, output) -> tuple:
         """(plan, input paths that will run, its one-line description): what

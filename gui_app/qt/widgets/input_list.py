@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from gui_app.core.formats import FORMATS
 from gui_app.core.specs import Limits, Status, TaskResult
 
-from .. import pil_warnings, tasks
+from .. import pacing, pil_warnings, tasks
 from ..compat import human_size
 from ..icons import icon
 
@@ -134,6 +134,7 @@ def read_details(path: str, limits: Limits) -> tuple[QImage | None, int | None, 
     Pillow's warnings about the file): the warnings are recorded for this
     file, never printed to the terminal.
     """
+    pacing.make_way()
     with pil_warnings.collect() as notes:
         return _read_details(path, limits) + (notes,)
 

@@ -1,0 +1,136 @@
+"""Helper threads make way for a busy UI thread (gui_app.qt.pacing).
+
+The clock is driven by the tests: the rules are checked without timing
+anything. The effect on real stalls is measured by the slow UI stall probe
+(tests/qt/test_responsiveness.py) and tests/bench/bench_ui_pacing.py.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from gui_app.qt import pacing
+
+
+class FakeClock:
+    """``pacing._now``/``pacing._nap`` stand-ins: a nap moves time on and can
+    make the UI thread beat (``beat_after_naps``)."""
+
+    def __init__(self, beat_after_naps=None):
+        self.now = 1000.0
+        self.naps = 0
+        self.beat_after_naps = beat_after_naps
+
+    def time(self):
+        return self.now
+
+    def nap(self, seconds):
+        self.naps += 1
+        self.now += seconds
+        if self.beat_after_naps is not None and self.naps == self.beat_after_naps:
+            pacing.Heartbeat.beat()
+
+
+@pytest.fixture
+def clock(monkeypatch, qapp):
+    fake = FakeClock()
+    monkeypatch.setattr(pacing, "_now", fake.time)
+    monkeypatch.setattr(pacing, "_nap", fake.nap)
+    heartbeat = pacing.Heartbeat()
+    heartbeat.hold()
+    yield fake, heartbeat
+    while heartbeat.holds:
+        heartbeat.release()
+
+
+def in_helper_thread(fn):
+    """Run ``fn`` in another thread (make_way never naps on the UI thread)."""
+    errors = []
+
+    def run():
+        try:
+            fn()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "make_way did not return"
+    assert not errors, errors
+
+
+def test_a_helper_goes_on_while_the_ui_thread_beats(clock):
+    fake, _heartbeat = clock
+    fake.now += pacing.STALE_S / 2  # the last beat is recent
+    in_helper_thread(pacing.make_way)
+    assert fake.naps == 0
+
+
+def test_a_helper_naps_until_a_busy_ui_thread_beats_again(clock):
+    fake, _heartbeat = clock
+    fake.beat_after_naps = 3  # the UI thread is free again after three naps
+    fake.now += pacing.STALE_S * 2
+    in_helper_thread(pacing.make_way)
+    assert fake.naps == 3
+
+
+def test_a_helper_stops_waiting_when_the_ui_thread_is_blocked_not_busy(clock):
+    fake, _heartbeat = clock
+    fake.now += pacing.STALE_S * 2  # the UI thread never beats again
+    in_helper_thread(pacing.make_way)
+    waited = fake.naps * pacing.NAP_S
+    assert pacing.GIVE_UP_S - pacing.STALE_S * 2 <= waited <= pacing.GIVE_UP_S
+    fake.naps = 0
+    in_helper_thread(pacing.make_way)  # long silence: no more naps at all
+    assert fake.naps == 0
+
+
+def test_the_ui_thread_itself_never_naps(clock):
+    fake, _heartbeat = clock
+    fake.now += pacing.STALE_S * 2
+    pacing.make_way()
+    assert fake.naps == 0
+
+
+def test_no_naps_once_the_heartbeat_is_released(clock):
+    fake, heartbeat = clock
+    heartbeat.release()
+    fake.now += pacing.STALE_S * 2
+    in_helper_thread(pacing.make_way)
+    assert fake.naps == 0
+
+
+def test_no_naps_when_pacing_is_turned_off(clock, monkeypatch):
+    fake, _heartbeat = clock
+    monkeypatch.setattr(pacing, "enabled", False)
+    fake.now += pacing.STALE_S * 2
+    in_helper_thread(pacing.make_way)
+    assert fake.naps == 0
+
+
+def test_the_heartbeat_beats_only_while_held(qtbot):
+    heartbeat = pacing.Heartbeat()
+    heartbeat.hold()
+    heartbeat.hold()
+    before = pacing._last_beat
+    qtbot.waitUntil(lambda: pacing._last_beat > before, timeout=2_000)
+    heartbeat.release()
+    assert heartbeat._timer.isActive(), "one hold is left"
+    heartbeat.release()
+    assert not heartbeat._timer.isActive() and heartbeat.holds == 0
+    heartbeat.release()  # one release too many is harmless
+    assert heartbeat.holds == 0
+
+
+def test_paced_yields_every_item_and_makes_way_before_each(monkeypatch):
+    calls = []
+    monkeypatch.setattr(pacing, "make_way", lambda: calls.append("way"))
+    items = []
+    for item in pacing.paced(iter("abc")):
+        items.append(item)
+        calls.append(item)
+    assert items == ["a", "b", "c"]
+    assert calls == ["way", "a", "way", "b", "way", "c"]

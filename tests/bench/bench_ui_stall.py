@@ -8,7 +8,12 @@ QTimer firing every 5 ms on the UI thread records the gap between its ticks;
 a gap much longer than 5 ms means the UI thread was busy (stalled) that long.
 Two phases are reported: adding the folder (scan + list) and the batch.
 
-    python tests/bench/bench_ui_stall.py [--quick] [--count N]
+Both are run twice in the same process: first with the helper threads'
+pacing turned off (the baseline: ``gui_app.qt.pacing.enabled = False``),
+then as shipped, and the ratios are printed: how much shorter the longest
+stall is, and what the pacing costs in batch time.
+
+    python tests/bench/bench_ui_stall.py [--quick] [--count N] [--mode processes]
 """
 
 from __future__ import annotations
@@ -93,11 +98,30 @@ def use_nice_workers(niceness: int) -> None:
     executors.default_initializer = default_initializer
 
 
+ROUNDS = ((" (pacing off)", False), ("", True))
+
+
 async def scenario(window, probe: Probe, inputs_dir: Path, count: int, timeout_s: float = 600) -> dict:
-    deadline = time.monotonic() + timeout_s
+    from gui_app.qt import pacing
+
+    probe.set_phase("warm-up")
+    window.warm_up_workers()  # as the app does after showing the window: both rounds find the pool ready
+    await asyncio.sleep(3.0)
     probe.set_phase("idle")  # the machine's own jitter: nothing of ours runs
     await asyncio.sleep(1.0)
-    probe.set_phase("add folder")
+    results = {}
+    for label, paced in ROUNDS:
+        pacing.enabled = paced
+        window.clear_inputs()
+        await asyncio.sleep(0.5)
+        results[label] = await one_round(window, probe, inputs_dir, count, label, timeout_s)
+    probe.set_phase("after")
+    return results
+
+
+async def one_round(window, probe: Probe, inputs_dir: Path, count: int, label: str, timeout_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    probe.set_phase("add folder" + label)
     t = time.perf_counter()
     window.add_paths([str(inputs_dir)], remember=False)
     await asyncio.sleep(0.05)
@@ -108,7 +132,7 @@ async def scenario(window, probe: Probe, inputs_dir: Path, count: int, timeout_s
     added_s = time.perf_counter() - t
     probe.set_phase("settle")
     await asyncio.sleep(0.5)
-    probe.set_phase("batch")
+    probe.set_phase("batch" + label)
     finished: list = []
     window.controller.finished.connect(finished.append)
     t = time.perf_counter()
@@ -119,7 +143,8 @@ async def scenario(window, probe: Probe, inputs_dir: Path, count: int, timeout_s
             raise TimeoutError("the batch did not finish")
         await asyncio.sleep(0.02)
     batch_s = time.perf_counter() - t
-    probe.set_phase("after")
+    probe.set_phase("between")
+    window.controller.finished.disconnect(finished.append)
     summary = finished[0]
     return {"added_s": added_s, "batch_s": batch_s, "ok": summary.ok, "failed": summary.failed,
             "mode": f"{summary.mode} × {summary.workers}"}
@@ -162,15 +187,17 @@ def main(argv=None) -> dict:
     probe = Probe()
     try:
         with loop:
-            result = loop.run_until_complete(scenario(window, probe, inputs_dir, count))
+            rounds = loop.run_until_complete(scenario(window, probe, inputs_dir, count))
     finally:
         window.controller.shutdown()
         tasks.shutdown()
     print(f"\n## (g) UI stall probe: {count} files, QTimer every {TICK_MS} ms on the UI thread")
-    print(f"  batch: {result['ok']} ok, {result['failed']} failed, {result['mode']}, {result['batch_s']:.1f} s; "
-          f"adding the folder took {result['added_s']:.1f} s")
+    for label, r in rounds.items():
+        print(f"  batch{label or ' (as shipped)'}: {r['ok']} ok, {r['failed']} failed, {r['mode']}, "
+              f"{r['batch_s']:.2f} s; adding the folder took {r['added_s']:.2f} s")
+    result = rounds[""]
     phases = {}
-    for phase in ("idle", "add folder", "batch"):
+    for phase in ("idle",) + tuple(p + label for label, _ in ROUNDS for p in ("add folder", "batch")):
         s = probe.stats(phase)
         phases[phase] = s
         if s["ticks"]:
@@ -181,6 +208,11 @@ def main(argv=None) -> dict:
         print(f"    gap of {gap:6.1f} ms ({cpu:5.1f} ms UI-thread CPU) in '{phase}', {at:6.3f} s after it began")
     print("  (gap = wall time between 5 ms ticks: our work + waiting for the GIL + the machine's other load;\n"
           "   UI-thread CPU = what the UI thread itself computed in that gap)")
+    off, on = rounds[ROUNDS[0][0]], rounds[""]
+    off_gap, on_gap = phases["batch" + ROUNDS[0][0]].get("max_ms"), phases["batch"].get("max_ms")
+    if off_gap and on_gap:
+        print(f"  pacing: longest batch stall {off_gap:.0f} -> {on_gap:.0f} ms ({off_gap / on_gap:.1f}x shorter); "
+              f"batch time {on['batch_s'] / off['batch_s']:.2f}x the unpaced run")
     checks = {f"longest UI gap during the batch ≤ {STALL_LIMIT_MS:.0f} ms": phases["batch"].get("max_ms"),
               "most UI-thread CPU between two ticks during the batch": phases["batch"].get("max_busy_ms"),
               "longest gap while idle (machine jitter)": phases["idle"].get("max_ms"),
@@ -188,7 +220,7 @@ def main(argv=None) -> dict:
     print()
     for name, value in checks.items():
         print(f"  {name}: {'n/a' if value is None else f'{value:.1f}'}")
-    payload = {"machine": bl.machine_line(), "result": result, "phases": phases, "checks": checks,
+    payload = {"machine": bl.machine_line(), "result": result, "rounds": rounds, "phases": phases, "checks": checks,
                "long_gaps": probe.long}
     bl.save_json("bench_ui_stall", payload, args.workdir)
     os._exit(0)  # a clean Qt teardown can take long; everything is saved

@@ -7,6 +7,7 @@ anything. The effect on real stalls is measured by the slow UI stall probe
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
@@ -134,3 +135,55 @@ def test_paced_yields_every_item_and_makes_way_before_each(monkeypatch):
         calls.append(item)
     assert items == ["a", "b", "c"]
     assert calls == ["way", "a", "way", "b", "way", "c"]
+
+
+def test_the_window_paces_its_plan_and_scan_and_holds_the_heartbeat_while_busy(make_window, qtbot, tmp_path,
+                                                                                monkeypatch):
+    """Wiring: the plan gets the pace hook, the scan and the batch's task
+    source make way between items, and the heartbeat runs exactly while
+    helper work or a batch is under way."""
+    from PIL import Image
+
+    from gui_app.core import plan as core_plan
+    from gui_app.core.specs import OpSpec, OutputSpec, Pipeline
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(12):
+        Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(src / f"p{i:02d}.png")
+    paces = []
+    real_make_plan = core_plan.make_plan
+
+    def spy_make_plan(*args, **kwargs):
+        paces.append(kwargs.get("pace"))
+        return real_make_plan(*args, **kwargs)
+
+    monkeypatch.setattr(core_plan, "make_plan", spy_make_plan)
+    ways = []  # who made way: paced() (scan, task source), iter_plan, read_details
+    real_make_way = pacing.make_way
+
+    def spy_make_way():
+        ways.append(sys._getframe(1).f_code.co_name)
+        real_make_way()
+
+    monkeypatch.setattr(pacing, "make_way", spy_make_way)
+
+    window = make_window()
+    window.pipeline_editor.set_pipeline(Pipeline(steps=(OpSpec.make("encode", format="png"),)))
+    window.output_settings.set_output_spec(OutputSpec(out_dir=str(tmp_path / "out")))
+    window.run_settings.set_values("threads", 2, None)
+    with qtbot.waitSignal(window.scan_finished, timeout=20_000):
+        window.add_paths([str(src)])
+    scanned = ways.count("paced")
+    assert scanned >= 12, "the scan makes way before each file it hands over"
+    holds_during = []
+    window.controller.started.connect(lambda *_: holds_during.append(pacing.heartbeat().holds))
+    with qtbot.waitSignal(window.batch_done, timeout=60_000) as blocker:
+        assert window.start_batch()
+    assert blocker.args[0].ok == 12
+    assert paces and all(p is not None for p in paces), "every plan the window makes is paced"
+    assert ways.count("iter_plan") >= 12 * len(paces)
+    assert ways.count("paced") - scanned >= 12, "the runner's thread makes way before pulling each task"
+    assert "read_details" in ways, "the thumbnail reader makes way too"
+    assert holds_during and holds_during[0] >= 1
+    qtbot.waitUntil(lambda: pacing.heartbeat().holds == 0, timeout=20_000)

@@ -88,6 +88,9 @@ def test_real_batch_in_processes_mode_writes_correct_outputs(window, qtbot, tmp_
     assert failure and "Traceback" not in "\n".join(window.log.lines())
     assert summary.report_path and os.path.isfile(summary.report_path)
     assert window.summary_box is not None and "done" in window.summary_box.text()
+    report_name = os.path.basename(summary.report_path)
+    assert f"Report: {report_name} in the output folder." in window.summary_box.informativeText()
+    assert any(summary.report_path in line for line in window.log.lines()), "the log keeps the full path"
     assert window.retry_action.isEnabled() and window.open_output_action.isEnabled()
     assert window.run_bar.bar.value() == summary.total
 

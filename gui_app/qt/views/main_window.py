@@ -987,7 +987,9 @@ class MainWindow(QMainWindow):
         self.batch_done.emit(summary)
 
     @staticmethod
-    def summary_text(summary) -> str:
+    def summary_text(summary, output_folder: str | None = None) -> str:
+        """The batch's summary in sentences (the log's last line, the dialog).
+        A report inside ``output_folder`` is named by its file name only."""
         lines = [f"{summary.ok} of {summary.total} images done in {human_duration(summary.seconds)}."]
         extra = unfinished_counts(summary)
         if extra:
@@ -1002,7 +1004,10 @@ class MainWindow(QMainWindow):
         if summary.batch_error:
             lines.append(f"The batch stopped: {summary.batch_error}")
         if summary.report_path:
-            lines.append(f"Report: {summary.report_path}")
+            folder, name = os.path.split(summary.report_path)
+            in_output = output_folder and os.path.normcase(os.path.abspath(folder)) == os.path.normcase(
+                os.path.abspath(output_folder))
+            lines.append(f"Report: {name} in the output folder." if in_output else f"Report: {summary.report_path}")
         return "\n".join(lines)
 
     def show_summary(self, summary) -> None:
@@ -1010,11 +1015,13 @@ class MainWindow(QMainWindow):
         if self.summary_box is not None:
             self.summary_box.close()
         failed = summary.failed or summary.batch_error
-        headline, _, details = self.summary_text(summary).partition("\n")
+        headline, _, details = self.summary_text(summary, self._last_output_root).partition("\n")
         box = QMessageBox(QMessageBox.Icon.Warning if failed else QMessageBox.Icon.Information,
                           "Batch finished", f"<b>{html.escape(headline)}</b>", QMessageBox.StandardButton.Close, self)
         box.setInformativeText(details)
         box.setObjectName("summaryDialog")
+        # Wide enough for a long path or report name without a ragged wrap.
+        box.setStyleSheet("QLabel#qt_msgbox_informativelabel { min-width: 26em; }")
         if self._last_output_root and os.path.isdir(self._last_output_root):
             open_button = box.addButton("Open output folder", QMessageBox.ButtonRole.ActionRole)
             open_button.clicked.connect(self.open_output_folder)

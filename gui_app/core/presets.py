@@ -211,7 +211,10 @@ def _output(value: Any) -> dict[str, Primitive]:
     return out
 
 
-def _variants(value: Any) -> tuple[tuple[str, Pipeline], ...]:
+def parse_variants(value: Any) -> tuple[tuple[str, Pipeline], ...]:
+    """Validate a preset's ``variants`` list (parsed JSON) into (suffix,
+    steps) pairs; raise SpecError naming the field (``variants[1].suffix``).
+    The GUI's outputs editor checks its list with this too."""
     _expect(value, list, "variants", "a list")
     if len(value) > MAX_VARIANTS:
         raise SpecError("variants", f"has too many entries ({MAX_VARIANTS} at most)")
@@ -246,7 +249,7 @@ def preset_from_dict(data: Any, *, builtin: bool = False, path: str | None = Non
         raise SpecError("version", f"must be {PRESET_VERSION}, not {version!r}")
     pipeline = _steps(data.get("steps", []), "steps")
     output = _output(data["output"]) if "output" in data else {}
-    variants = _variants(data["variants"]) if "variants" in data else ()
+    variants = parse_variants(data["variants"]) if "variants" in data else ()
     return Preset(name, description, pipeline, output, builtin, variants, path)
 
 

@@ -2,7 +2,7 @@
 
 The clock is driven by the tests: the rules are checked without timing
 anything. The effect on real stalls is measured by the slow UI stall probe
-(tests/qt/test_responsiveness.py) and tests/bench/bench_ui_pacing.py.
+(tests/qt/test_responsiveness.py) and tests/bench/bench_ui_stall.py.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QSplitter,
     QStackedWidget,
@@ -54,6 +55,7 @@ from ..widgets.plan_table import PlanPanel
 from ..widgets.preset_bar import CUSTOM, PresetBar
 from ..widgets.preview import PreviewPanel
 from ..widgets.run_panel import LogPane, RunBar, RunSettings, unfinished_counts
+from ..widgets.variants_dialog import VariantsDialog, describe_variants
 
 #: The pipeline a first-time user starts with (DESIGN.md §1's example).
 DEFAULT_PIPELINE = Pipeline(steps=(
@@ -296,7 +298,15 @@ class MainWindow(QMainWindow):
         self.variant_note.setWordWrap(True)
         self.variant_note.setProperty("role", "hint")
         self.variant_note.hide()
-        steps_layout.addWidget(self.variant_note)
+        self.variants_button = QPushButton("Several outputs…")
+        self.variants_button.setAccessibleName("Outputs per image")
+        self.variants_button.setToolTip("Write each image several times, e.g. in several sizes or formats")
+        self.variants_button.clicked.connect(self.edit_variants)
+        variants_row = QHBoxLayout()
+        variants_row.setContentsMargins(0, 0, 0, 0)
+        variants_row.addWidget(self.variant_note, 1)
+        variants_row.addWidget(self.variants_button, 0, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight)
+        steps_layout.addLayout(variants_row)
         steps_layout.addWidget(self.pipeline_editor, 1)
         output_page = QWidget()
         output_layout = QVBoxLayout(output_page)
@@ -415,11 +425,22 @@ class MainWindow(QMainWindow):
         self.exclude.setText(s.get_str("inputs/exclude", ""))
         self.preview.side_button.setChecked(s.get_bool("preview/side_by_side", False))
         self.preset_bar.select(s.get_str("preset/name", CUSTOM))
-        preset = self.preset_bar.current_preset()
-        if preset is not None and preset.variant_steps:  # a fan-out preset stays fanned out
-            self._variant_steps = tuple(preset.variant_steps)
-            self._update_variant_note()
+        self._variant_steps = self._variants_from_settings(s.get_json("pipeline/variants"))
+        self._update_variant_note()
         self._update_recent_menu()
+
+    def _variants_from_settings(self, data) -> tuple:
+        """The remembered outputs per image. Settings from before they were
+        saved: those of the chosen fan-out preset. Unusable data: one output."""
+        from gui_app.core.presets import parse_variants
+
+        if data is None:
+            preset = self.preset_bar.current_preset()
+            return tuple(preset.variant_steps) if preset is not None else ()
+        try:
+            return parse_variants(data)
+        except SpecError:  # edited by hand or from an older version
+            return ()
 
     @staticmethod
     def _output_from_settings(data) -> OutputSpec:
@@ -463,6 +484,8 @@ class MainWindow(QMainWindow):
         s.set_bytes("window/geometry", self.saveGeometry())
         s.set_bytes("window/splitter", self.splitter.saveState())
         s.set_json("pipeline/steps", self.pipeline_editor.pipeline().to_list())
+        s.set_json("pipeline/variants", [{"suffix": suffix, "steps": steps.to_list()}
+                                         for suffix, steps in self._variant_steps])
         s.set_json("output/spec", self.output_settings.output_spec().to_dict())
         mode, workers, scheduler = self.run_settings.values()
         s.set("run/mode", mode)
@@ -692,10 +715,30 @@ class MainWindow(QMainWindow):
 
     def _update_variant_note(self) -> None:
         if self._variant_steps:
-            suffixes = ", ".join(s or "(no suffix)" for s, _ in self._variant_steps)
-            self.variant_note.setText(f"Each image is written {len(self._variant_steps)} times, "
-                                      f"with these name suffixes: {suffixes}. The steps below come first.")
+            self.variant_note.setText(describe_variants(self._variant_steps))
         self.variant_note.setVisible(bool(self._variant_steps))
+        self.variants_button.setText("Edit outputs…" if self._variant_steps else "Several outputs…")
+
+    def edit_variants(self) -> None:
+        """The outputs-per-image dialog (window-modal, not during a batch)."""
+        if self.controller.is_running or self._starting:
+            return
+        dialog = VariantsDialog(self._variant_steps, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.set_variants(dialog.variants()))
+        self.variants_dialog = dialog
+        dialog.open()
+
+    def set_variants(self, variants) -> None:
+        """Use these (suffix, own steps) outputs per image; () for one output."""
+        variants = tuple(variants)
+        if variants == self._variant_steps:
+            return
+        self._variant_steps = variants
+        self._update_variant_note()
+        self.preset_bar.mark_custom()
+        self._update_preview()
+        self._settings_changed()
 
     def _custom_chosen(self) -> None:
         self._variant_steps = ()
@@ -849,8 +892,8 @@ class MainWindow(QMainWindow):
         failed = any(r.status == FAILED for r in self.model.rows)
         self.retry_action.setEnabled(not running and failed)
         self.open_output_action.setEnabled(self._last_output_root is not None and os.path.isdir(self._last_output_root or ""))
-        for widget in (self.pipeline_editor, self.preset_bar, self.output_settings, self.run_settings,
-                       self.recursive, self.include, self.exclude):
+        for widget in (self.pipeline_editor, self.preset_bar, self.variants_button, self.output_settings,
+                       self.run_settings, self.recursive, self.include, self.exclude):
             widget.setEnabled(not running)
         for a in (self.add_folder_action, self.add_files_action, self.remove_action, self.clear_action):
             a.setEnabled(not running and (a in (self.add_folder_action, self.add_files_action) or has_inputs))

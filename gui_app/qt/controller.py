@@ -145,6 +145,7 @@ class BatchController(QObject):
         mode: str = "auto",
         workers: int | None = None,
         scheduler: str | None = None,
+        transfer: str = "shared",
         report: str | None = None,
     ) -> None:
         """Start a batch in the background; returns at once.
@@ -156,6 +157,7 @@ class BatchController(QObject):
         the runner's thread; give ``total`` then (a sized collection's
         length is used when ``total`` is None).
         ``report`` is a .json or .csv path for the run report.
+        ``transfer`` is the Dask transfer mode ("shared" or "bytes").
         """
         if self.is_running:
             raise RuntimeError("a batch is already running")
@@ -177,7 +179,7 @@ class BatchController(QObject):
         self._timer.start()
         self.running_changed.emit(True)
         try:
-            batch_runner = self._get_runner(mode, workers, scheduler)
+            batch_runner = self._get_runner(mode, workers, scheduler, transfer)
             batch_runner.listener = recorder
             kwargs = {"total": total}
             if report:
@@ -213,15 +215,17 @@ class BatchController(QObject):
             batch_runner.close()
 
     # ------------------------------------------------------------ internals
-    def _get_runner(self, mode: str, workers: int | None, scheduler: str | None):
-        key = (mode, workers, scheduler if mode == "dask" else None)
+    def _get_runner(self, mode: str, workers: int | None, scheduler: str | None, transfer: str = "shared"):
+        dask = mode == "dask"
+        key = (mode, workers, scheduler if dask else None, transfer if dask else None)
         if self._runner is not None and self._runner_key == key:
             return self._runner
         if self._runner is not None:
             self._runner.close()
         kwargs = {"mode": mode, "workers": workers, "limits": self.limits}
-        if mode == "dask":
+        if dask:
             kwargs["dask_scheduler"] = scheduler or None
+            kwargs["transfer"] = transfer
         else:
             kwargs["initializer"] = init_background_worker
         self._runner = runner.BatchRunner(**kwargs)

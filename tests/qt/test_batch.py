@@ -183,10 +183,30 @@ def test_many_signal_emits_do_not_leak_true(qtbot, qloop):
     assert abs(after - before) < 50, f"refcount of True grew by {after - before}"
 
 
+def test_the_dask_transfer_mode_is_shown_for_dask_and_reaches_the_runner(make_window, qtbot):
+    window = make_window()
+    run = window.run_settings
+    run.set_values("processes", 2, None)
+    assert not run._form.isRowVisible(run._transfer_row)
+    run.set_values("dask", 2, "tcp://127.0.0.1:1")
+    assert run._form.isRowVisible(run._transfer_row) and run.transfer() == "shared"
+    run.set_transfer("bytes")
+    runner = window.controller._get_runner(*run.values(), run.transfer())
+    assert (runner.mode, runner.dask_scheduler, runner.transfer) == ("dask", "tcp://127.0.0.1:1", "bytes")
+    run.set_transfer("shared")
+    assert window.controller._get_runner(*run.values(), run.transfer()) is not runner, "a new runner for a new mode"
+    run.set_transfer("bytes")
+    window.save_settings()
+    again = make_window()
+    assert again.run_settings.values() == ("dask", 2, "tcp://127.0.0.1:1") and again.run_settings.transfer() == "bytes"
+
+
 @pytest.mark.slow  # starts a local Dask cluster (several seconds)
-def test_dask_mode_runs_a_batch_on_a_local_cluster(window, qtbot, tmp_path, corpus, load):
+@pytest.mark.parametrize("transfer", ["shared", "bytes"])
+def test_dask_mode_runs_a_batch_on_a_local_cluster(window, qtbot, tmp_path, corpus, load, transfer):
     out = tmp_path / "out"
     _setup(window, corpus / "camera", out, mode="dask", workers=2)
+    window.run_settings.set_transfer(transfer)
     load(window, [corpus / "camera"])
     with qtbot.waitSignal(window.batch_done, timeout=180_000) as blocker:
         window.start_batch()

@@ -420,6 +420,7 @@ class MainWindow(QMainWindow):
         self.output_settings.set_output_spec(self._output_from_settings(s.get_json("output/spec")))
         self.run_settings.set_values(s.get_str("run/mode", "auto"), s.get_int("run/workers", 0) or None,
                                      s.get_str("run/scheduler", "") or None)
+        self.run_settings.set_transfer(s.get_str("run/transfer", "shared"))
         self.recursive.setChecked(s.get_bool("inputs/recursive", True))
         self.include.setText(s.get_str("inputs/include", ""))
         self.exclude.setText(s.get_str("inputs/exclude", ""))
@@ -491,6 +492,7 @@ class MainWindow(QMainWindow):
         s.set("run/mode", mode)
         s.set("run/workers", workers or 0)
         s.set("run/scheduler", scheduler or "")
+        s.set("run/transfer", self.run_settings.transfer())
         s.set("inputs/recursive", self.recursive.isChecked())
         s.set("inputs/include", self.include.text())
         s.set("inputs/exclude", self.exclude.text())
@@ -928,6 +930,7 @@ class MainWindow(QMainWindow):
             return False
         entries = [r.entry for r in rows]
         mode, workers, scheduler = self.run_settings.values()
+        transfer = self.run_settings.transfer()
         self._schedule_save()
         self.failed_only.setChecked(False)
         self._starting = True
@@ -951,7 +954,7 @@ class MainWindow(QMainWindow):
             self.run_bar.batch_started(total)
             self.log.add(f"Starting {total} file{'s' if total != 1 else ''}: {description}.")
             self.controller.start(plan_tasks(plan), total=total, mode=mode, workers=workers,
-                                  scheduler=scheduler, report=report)
+                                  scheduler=scheduler, transfer=transfer, report=report)
             if self.center_tabs.currentWidget() is self.plan_panel:
                 self.center_tabs.setCurrentWidget(self.log)  # the plan was seen; now the progress
             self.statusBar().showMessage("Working…")

@@ -41,10 +41,15 @@ MODE_LABELS = (
     ("sequential", "One at a time"),
     ("dask", "Dask cluster"),
 )
+TRANSFER_LABELS = (
+    ("shared", "Workers open the files (shared drive)"),
+    ("bytes", "Send the image data to the workers"),
+)
 
 
 class RunSettings(QWidget):
-    """Worker mode, worker count and the Dask scheduler address."""
+    """Worker mode, worker count, and for a Dask cluster its scheduler
+    address and how the images reach the workers (:meth:`transfer`)."""
 
     changed = Signal()
 
@@ -70,6 +75,16 @@ class RunSettings(QWidget):
         self.scheduler.setToolTip("Address of the Dask scheduler (leave empty for a local cluster)")
         form.addRow("Scheduler:", self.scheduler)
         self._scheduler_row = form.rowCount() - 1
+        self.transfer_mode = QComboBox()
+        for value, label in TRANSFER_LABELS:
+            self.transfer_mode.addItem(label, value)
+        self.transfer_mode.setAccessibleName("How images reach the Dask workers")
+        self.transfer_mode.setToolTip("Shared drive: every worker can open the input and output folders (fastest). "
+                                      "Send the data: this computer reads and writes the files and the workers "
+                                      "only get the bytes (for workers without access to your folders).")
+        form.addRow("Files:", self.transfer_mode)
+        self._transfer_row = form.rowCount() - 1
+        self.transfer_mode.currentIndexChanged.connect(self._changed)
         self.mode.currentIndexChanged.connect(self._changed)
         self.workers.valueChanged.connect(self._changed)
         self.scheduler.textChanged.connect(self._changed)
@@ -80,11 +95,21 @@ class RunSettings(QWidget):
         self.changed.emit()
 
     def _update(self) -> None:
-        self._form.setRowVisible(self._scheduler_row, self.mode.currentData() == "dask")
+        dask = self.mode.currentData() == "dask"
+        self._form.setRowVisible(self._scheduler_row, dask)
+        self._form.setRowVisible(self._transfer_row, dask)
 
     def values(self) -> tuple[str, int | None, str | None]:
         workers = self.workers.value() or None
         return self.mode.currentData(), workers, (self.scheduler.text().strip() or None)
+
+    def transfer(self) -> str:
+        """The Dask transfer mode: "shared" (default) or "bytes"."""
+        return self.transfer_mode.currentData()
+
+    def set_transfer(self, transfer: str) -> None:
+        index = self.transfer_mode.findData(transfer)
+        self.transfer_mode.setCurrentIndex(max(0, index))
 
     def set_values(self, mode: str, workers: int | None, scheduler: str | None) -> None:
         index = self.mode.findData(mode)

@@ -75,7 +75,8 @@ def paced(items: Iterable[T]) -> Iterator[T]:
 class Heartbeat(QObject):
     """The UI thread's beat. :meth:`hold` when helper work starts and
     :meth:`release` when it ends (UI thread only); the timer runs while
-    anyone holds it, so an idle app does not wake up every few ms."""
+    anyone holds it, so an idle app does not wake up every few ms.
+    There is one per app: get it with :func:`heartbeat`."""
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)

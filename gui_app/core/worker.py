@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any
 
-from . import engine
+from . import engine, pil_warnings
 from .formats import FormatInfo
 from .imageio import classify_exception, configure_pillow, open_image
 from .specs import Code, Limits, OverwritePolicy, TaskResult, TaskSpec
@@ -356,18 +356,24 @@ def run_task(spec: TaskSpec) -> TaskResult:
     """Process one file. Never raises; the result is always picklable."""
     started = time.perf_counter()
     info: dict[str, Any] = {}
-    try:
-        result = _run(spec, info)
-    except BaseException as exc:  # noqa: BLE001 - errors are data (SystemExit included)
+    with pil_warnings.collect() as notes:
         try:
-            result = _failure(spec, exc, info)
-        except BaseException:  # noqa: BLE001 - even describing the error failed
-            result = TaskResult.failure(spec, Code.INTERNAL_ERROR, "unexpected error")
-    return _finish(result, started)
+            result = _run(spec, info)
+        except BaseException as exc:  # noqa: BLE001 - errors are data (SystemExit included)
+            try:
+                result = _failure(spec, exc, info)
+            except BaseException:  # noqa: BLE001 - even describing the error failed
+                result = TaskResult.failure(spec, Code.INTERNAL_ERROR, "unexpected error")
+    return _finish(result, started, notes)
 
 
-def _finish(result: TaskResult, started: float) -> TaskResult:
-    return dataclasses.replace(result, seconds=round(time.perf_counter() - started, 6))
+def _finish(result: TaskResult, started: float, notes: list[str] = ()) -> TaskResult:
+    """The result with its time, and Pillow's warnings about the file
+    (collected instead of printed) added to its own."""
+    extra = tuple(f"while reading: {note}" for note in notes)
+    extra = tuple(n for n in extra if n not in result.warnings)
+    return dataclasses.replace(result, seconds=round(time.perf_counter() - started, 6),
+                               warnings=result.warnings + extra)
 
 
 def run_chunk(specs: tuple[TaskSpec, ...]) -> list[TaskResult]:
@@ -381,11 +387,13 @@ def run_task_bytes(spec: TaskSpec, data: bytes) -> tuple[TaskResult, bytes | Non
     write (None on failure)."""
     started = time.perf_counter()
     info: dict[str, Any] = {"bytes_in": len(data)}
-    try:
-        configure_pillow(spec.limits)
-        _inject(spec.test_fault, "start")
-        out = _process_bytes(spec, bytes(data), spec.output_path, info)
-        result = TaskResult(task_id=spec.task_id, input_path=spec.input_path, output_path=spec.output_path, **info)
-    except BaseException as exc:  # noqa: BLE001
-        return _finish(_failure(spec, exc, info), started), None
-    return _finish(result, started), out
+    with pil_warnings.collect() as notes:
+        try:
+            configure_pillow(spec.limits)
+            _inject(spec.test_fault, "start")
+            out = _process_bytes(spec, bytes(data), spec.output_path, info)
+            result = TaskResult(task_id=spec.task_id, input_path=spec.input_path, output_path=spec.output_path,
+                                **info)
+        except BaseException as exc:  # noqa: BLE001
+            return _finish(_failure(spec, exc, info), started, notes), None
+    return _finish(result, started, notes), out

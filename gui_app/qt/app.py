@@ -44,7 +44,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
     app.setWindowIcon(app_icon())
     apply_style(app)
-    from . import pil_warnings
+    from gui_app.core import pil_warnings
 
     pil_warnings.install()  # Pillow's complaints about damaged files stay off the terminal
     if app.property("imagebatch_palette_watcher") is None:

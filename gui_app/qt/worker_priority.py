@@ -30,7 +30,7 @@ def init_background_worker(limits: Limits | None = None) -> None:
         return
     from gui_app.core.worker import init_worker
 
-    from .pil_warnings import install
+    from gui_app.core.pil_warnings import install
 
     init_worker(limits)
     install()  # Pillow's UserWarnings about damaged files are not printed to the app's terminal

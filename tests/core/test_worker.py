@@ -115,6 +115,20 @@ def test_cmyk_and_warnings_in_the_result(corpus, tmp_path):
     assert bad.ok and any("EXIF" in w for w in bad.warnings)
 
 
+def test_pillows_warnings_about_a_file_go_into_its_result_not_the_terminal(corpus, tmp_path, recwarn, capsys):
+    """Pillow warns ("Tag data larger than file") while reading this fuzzed
+    TIFF; the note belongs to the file's result (report, log), once."""
+    name = "crash-0c7e0e8e11ce787078f00b5b0ca409a167f070e0.tif"
+    for run in (lambda spec: run_task(spec),
+                lambda spec: run_task_bytes(spec, (corpus / "hostile" / name).read_bytes())[0]):
+        result = run(spec_for(corpus / "hostile" / name, tmp_path / "x.png"))
+        assert result.status == Status.FAILED
+        notes = [w for w in result.warnings if "Tag data larger than file" in w]
+        assert len(notes) == 1 and notes[0].startswith("while reading: ")
+    assert not [w for w in recwarn if "Tag data" in str(w.message)]
+    assert "Tag data" not in capsys.readouterr().err
+
+
 def test_result_fields(corpus, tmp_path):
     src = corpus / "orientation" / "Portrait_6.jpg"
     result = run_task(spec_for(src, tmp_path / "deep" / "er" / "p.webp"))

@@ -7,7 +7,7 @@ import threading
 import warnings
 
 from gui_app.core.specs import Limits
-from gui_app.qt import pil_warnings
+from gui_app.core import pil_warnings
 from gui_app.qt.widgets.input_list import read_details
 
 HOSTILE_TIFF = "crash-0c7e0e8e11ce787078f00b5b0ca409a167f070e0.tif"

@@ -28,10 +28,11 @@ from PySide6.QtWidgets import (
     QTreeView,
 )
 
+from gui_app.core import pil_warnings
 from gui_app.core.formats import FORMATS
 from gui_app.core.specs import Limits, Status, TaskResult
 
-from .. import pacing, pil_warnings, tasks
+from .. import pacing, tasks
 from ..compat import human_size
 from ..icons import icon
 

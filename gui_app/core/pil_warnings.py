@@ -10,6 +10,9 @@ own) and a ``showwarning`` hook that hands them to the collector of the
 calling thread (see :func:`collect`), or drops them when the thread has none.
 Every other warning goes on to the previous hook unchanged. libtiff's own
 C-level messages go straight to file descriptor 2 and are left alone.
+
+The worker collects them around each task (they end up in the result's
+``warnings``, so in the report and the log); the GUI around each thumbnail.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import shutil
 
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QStyleOptionViewItem
 
 from gui_app.core.specs import OpSpec, OutputSpec, Pipeline
 
@@ -101,6 +102,12 @@ def test_plan_highlights_collisions_existing_files_and_skips(window, qtbot, tmp_
     assert model.data(model.index(clean, 0), Qt.ItemDataRole.BackgroundRole) is None
     assert "1 skipped" in window.plan_panel.summary.text()
     assert list(out.iterdir()) == [out / "Canon_40D.webp"]  # the plan wrote nothing
+    # A long output path is cut on the left: its file name stays readable.
+    view = window.plan_panel.view
+    option = QStyleOptionViewItem()
+    view.itemDelegateForColumn(1).initStyleOption(option, model.index(0, 1))
+    assert option.textElideMode == Qt.TextElideMode.ElideLeft
+    assert view.textElideMode() == Qt.TextElideMode.ElideMiddle  # the input names
 
 
 def test_plan_explains_a_missing_output_folder(window, qtbot, copy_corpus, load, tmp_path):

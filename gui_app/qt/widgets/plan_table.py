@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QStyle,
+    QStyledItemDelegate,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -102,6 +103,15 @@ class PlanModel(QAbstractTableModel):
         return None
 
 
+class TailFirstDelegate(QStyledItemDelegate):
+    """Elides on the left: a long output path shows its file name
+    ("…/Canon_40D_1600w.webp"), which is what differs from row to row."""
+
+    def initStyleOption(self, option, index) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideLeft
+
+
 class PlanPanel(QWidget):
     """The Plan tab: a one-line summary and the table."""
 
@@ -118,6 +128,7 @@ class PlanPanel(QWidget):
         self.view.setAccessibleName("Plan: input and output files")
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.view.setItemDelegateForColumn(1, TailFirstDelegate(self.view))
         header = self.view.header()
         # Input and output share the spare width; "What happens" is as wide
         # as its longest label (a fixed 150 px input left the output ~70 px

@@ -28,12 +28,12 @@ from PySide6.QtWidgets import (
     QApplication,
     QMainWindow,
     QMessageBox,
-    QPushButton,
     QScrollArea,
     QSplitter,
     QStackedWidget,
     QTabWidget,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -298,15 +298,16 @@ class MainWindow(QMainWindow):
         self.variant_note.setWordWrap(True)
         self.variant_note.setProperty("role", "hint")
         self.variant_note.hide()
-        self.variants_button = QPushButton("Several outputs…")
+        steps_layout.addWidget(self.variant_note)
+        self.variants_button = QToolButton()
+        self.variants_button.setText("Several outputs…")
+        bind(self.variants_button, "outputs")
+        self.variants_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.variants_button.setAutoRaise(True)
         self.variants_button.setAccessibleName("Outputs per image")
         self.variants_button.setToolTip("Write each image several times, e.g. in several sizes or formats")
         self.variants_button.clicked.connect(self.edit_variants)
-        variants_row = QHBoxLayout()
-        variants_row.setContentsMargins(0, 0, 0, 0)
-        variants_row.addWidget(self.variant_note, 1)
-        variants_row.addWidget(self.variants_button, 0, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight)
-        steps_layout.addLayout(variants_row)
+        self.pipeline_editor.add_tool(self.variants_button)
         steps_layout.addWidget(self.pipeline_editor, 1)
         output_page = QWidget()
         output_layout = QVBoxLayout(output_page)

@@ -184,6 +184,7 @@ class PipelineEditor(QWidget):
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.add_button)
         buttons.addStretch(1)
+        self._buttons = buttons
         for b in (self.up_button, self.down_button, self.remove_button):
             buttons.addWidget(b)
 
@@ -227,6 +228,11 @@ class PipelineEditor(QWidget):
         layout.addWidget(split)
         self.steps.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self._update_buttons()
+
+    def add_tool(self, widget: QWidget) -> None:
+        """Put ``widget`` in the button row, after *Add step* (the window's
+        *Several outputs…* lives there)."""
+        self._buttons.insertWidget(1, widget)
 
     def _tool(self, icon_name: str, name: str, tip: str, slot) -> QToolButton:
         button = QToolButton()

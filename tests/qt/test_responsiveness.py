@@ -3,6 +3,7 @@ results reach the UI coalesced (batched file results, ≤ ~20 repaints/s)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
@@ -171,6 +172,28 @@ def test_batch_start_resets_the_rows_in_slices_that_cover_every_row_once(qtbot):
     assert [r.status for r in model.rows] == [QUEUED if i % 2 == 0 else PENDING for i in range(3000)]
     assert all(r.message == "" and r.outputs == [] for r in model.rows)
     assert visible == [True]
+
+
+def test_has_failed_follows_every_status_change_and_survives_adding_rows(qtbot):
+    from gui_app.core.scan import ScanEntry
+    from gui_app.core.specs import Code, TaskResult
+
+    model = _model_with_rows(50)
+    assert not model.has_failed()
+    failed = TaskResult(task_id=1, input_path=model.rows[7].path, output_path=None, status="failed",
+                        code=Code.CORRUPT.value, message="this file is damaged")
+    model.apply_results([failed])
+    assert model.has_failed()
+    model.add_entries([ScanEntry(path="/photos/new.jpg", root="/photos", relpath="new.jpg", size=1, mtime_ns=0)])
+    assert model._any_failed is True, "adding rows keeps the answer (no walk over every row)"
+    model.remove_rows([7])
+    assert not model.has_failed()
+    model.apply_results([dataclasses.replace(failed, input_path=model.rows[3].path)])
+    model.reset_status({r.path for r in model.rows})
+    assert not model.has_failed()
+    model.apply_results([dataclasses.replace(failed, input_path=model.rows[3].path)])
+    model.clear()
+    assert not model.has_failed()
 
 
 def test_slices_stop_when_the_rows_are_cleared_meanwhile(qtbot):

@@ -892,7 +892,7 @@ class MainWindow(QMainWindow):
         self.run_bar.start_button.setEnabled(self.start_action.isEnabled())
         self.cancel_action.setEnabled(running)
         self.run_bar.cancel_button.setEnabled(running)
-        failed = any(r.status == FAILED for r in self.model.rows)
+        failed = self.model.has_failed()
         self.retry_action.setEnabled(not running and failed)
         self.open_output_action.setEnabled(self._last_output_root is not None and os.path.isdir(self._last_output_root or ""))
         for widget in (self.pipeline_editor, self.preset_bar, self.variants_button, self.output_settings,

@@ -196,6 +196,7 @@ class InputModel(QAbstractTableModel):
         self._skips = 0  # rows the plan will skip (their status shows before any batch)
         self._batch_seen = False
         self._status_visible = False
+        self._any_failed: bool | None = False  # None: to be counted again
 
     # ------------------------------------------------------------- editing
     def add_entries(self, entries) -> int:
@@ -223,6 +224,7 @@ class InputModel(QAbstractTableModel):
             return
         self.beginResetModel()
         self.rows = [r for i, r in enumerate(self.rows) if i not in doomed]
+        self._any_failed = None
         self._reindex()
         self._skips = sum(1 for r in self.rows if r.skip_code)
         self.endResetModel()
@@ -232,6 +234,7 @@ class InputModel(QAbstractTableModel):
     def clear(self) -> None:
         self.beginResetModel()
         self.rows = []
+        self._any_failed = False
         self._reindex()
         self._skips = 0
         self._batch_seen = False
@@ -345,7 +348,16 @@ class InputModel(QAbstractTableModel):
         if changed:
             self._status_changed(0, len(self.rows) - 1)
 
+    def has_failed(self) -> bool:
+        """Whether any row failed. Cached until a status changes: the window
+        asks after every batch of scanned files, and walking 100,000 rows
+        each time made adding a big folder quadratic."""
+        if self._any_failed is None:
+            self._any_failed = any(r.status == FAILED for r in self.rows)
+        return self._any_failed
+
     def _status_changed(self, low: int, high: int) -> None:
+        self._any_failed = None
         if high >= low >= 0:
             self.dataChanged.emit(self.index(low, 0), self.index(high, COL_STATUS))
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    QTreeView,
+    QTableView,
 )
 
 from gui_app.core import pil_warnings
@@ -576,23 +576,44 @@ class NameDelegate(QStyledItemDelegate):
         painter.restore()
 
 
-class InputView(QTreeView):
-    """The table of inputs (a flat tree view: full-row selection, thumbnails)."""
+class InputView(QTableView):
+    """The table of inputs: full-row selection, thumbnails, no grid.
+
+    A table view, not a tree view: a tree view lays out every row again
+    after each insert, asking the model for an index per row (two Python
+    calls each), so adding a 50,000-file folder in batches stalled the
+    window for ~150 ms per batch. A table view with fixed row heights only
+    ever asks about the rows on screen."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setRootIsDecorated(False)
-        self.setUniformRowHeights(True)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.setCornerButtonEnabled(False)
+        self.verticalHeader().hide()
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.horizontalHeader().setHighlightSections(False)
+        self.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self._set_row_height()
         self.setAlternatingRowColors(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setIconSize(QSize(THUMB_SIDE, THUMB_SIDE))
-        self.setAllColumnsShowFocus(True)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setAccessibleName("Input images")
         self.setToolTip("")
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setItemDelegateForColumn(COL_NAME, NameDelegate(self))
+
+    def header(self) -> QHeaderView:
+        """The column header (named as on a tree view)."""
+        return self.horizontalHeader()
+
+    def _set_row_height(self) -> None:
+        """Every row is as tall as a thumbnail or two lines of text."""
+        line = self.fontMetrics().height()
+        self.verticalHeader().setMinimumSectionSize(1)
+        self.verticalHeader().setDefaultSectionSize(max(THUMB_SIDE, 2 * line) + 6)
 
     def setModel(self, model) -> None:
         super().setModel(model)
@@ -627,5 +648,6 @@ class InputView(QTreeView):
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._set_row_height()
             self.size_columns()
 

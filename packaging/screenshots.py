@@ -160,7 +160,10 @@ async def shoot(out: Path, inputs: list[str], select: str | None) -> None:
             window.summary_box.close()
 
         window.center_tabs.setCurrentWidget(window.preview)
+        from gui_app.qt.app import schedule_repolish
+
         app.setPalette(dark_palette())
+        schedule_repolish()  # what a system light/dark switch triggers (colorSchemeChanged)
         await pause(0.8)
         save(window, out, "7-dark")
     finally:

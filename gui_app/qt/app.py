@@ -74,15 +74,33 @@ class _PaletteWatcher(QObject):
 
     def scheme_changed(self, *_scheme) -> None:
         # The new palette is applied after this signal; re-polish once it is.
-        QTimer.singleShot(0, self.repolish)
+        schedule_repolish()
 
-    @staticmethod
-    def repolish() -> None:
-        from .icons import retint_all
 
-        app = QApplication.instance()
+_repolish_pending = False
+
+
+def schedule_repolish() -> None:
+    """Re-polish the stylesheet and re-tint the icons once the event loop
+    is free (several calls in a row make one repolish). Called on a system
+    light/dark switch; code that sets the app's palette itself calls it too:
+    with an app stylesheet, Qt hands a new app palette only to top-level
+    windows, and their children keep the old colours until a repolish."""
+    global _repolish_pending
+    if not _repolish_pending:
+        _repolish_pending = True
+        QTimer.singleShot(0, _repolish)
+
+
+def _repolish() -> None:
+    global _repolish_pending
+    from .icons import retint_all
+
+    app = QApplication.instance()
+    if app is not None:
         app.setStyleSheet(app.styleSheet())
         retint_all()
+    _repolish_pending = False
 
 
 class FileOpenFilter(QObject):

@@ -35,6 +35,7 @@ extension and glob filters do not apply (the worker checks content anyway).
 from __future__ import annotations
 
 import fnmatch
+import heapq
 import os
 import re
 import stat
@@ -83,6 +84,27 @@ def natural_key(name: str) -> tuple:
     broken by the exact name so the order is total and stable."""
     parts = _DIGITS.split(name.casefold())
     return tuple((0, int(p), p) if p.isdigit() else (1, 0, p) for p in parts), name
+
+
+#: Items sorted in one go by :func:`sorted_in_pieces`.
+SORT_PIECE = 2048
+
+
+def sorted_in_pieces(items: Iterable, key) -> list:
+    """``sorted(items, key=key)``, without holding the GIL for long.
+
+    One C-level sort never lets another thread run: sorting the 50,000
+    names of one folder by :func:`natural_key` held the GIL for ~190 ms and
+    froze the window that was listing them. Here pieces of ``SORT_PIECE``
+    items are sorted (a few ms each) and merged in Python, where other
+    threads get their turn. Same order as ``sorted`` (stable, keys computed
+    once)."""
+    decorated = [(key(item), i, item) for i, item in enumerate(items)]
+    if len(decorated) <= SORT_PIECE:
+        decorated.sort()
+        return [item for _key, _i, item in decorated]
+    pieces = [sorted(decorated[i:i + SORT_PIECE]) for i in range(0, len(decorated), SORT_PIECE)]
+    return [item for _key, _i, item in heapq.merge(*pieces)]
 
 
 def _describe_mode(mode: int) -> str:
@@ -271,7 +293,7 @@ def _walk(
         folder, rel_folder = stack.pop()
         try:
             with os.scandir(folder) as it:
-                children = sorted(it, key=lambda e: natural_key(e.name))
+                children = sorted_in_pieces(it, key=lambda e: natural_key(e.name))
         except OSError as exc:
             yield ScanEntry(folder, root, rel_folder or ".", skip_code=Code.READ_FAILED.value,
                             skip_reason=f"cannot read this folder: {exc.strerror or exc}")

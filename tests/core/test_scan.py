@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from gui_app.core.plan import scan_options_for
-from gui_app.core.scan import TEMP_MARKER, ScanEntry, is_own_file, natural_key, scan
+from gui_app.core import scan as scan_module
+from gui_app.core.scan import TEMP_MARKER, ScanEntry, is_own_file, natural_key, scan, sorted_in_pieces
 from gui_app.core.specs import Code, Destination, OutputSpec
 
 
@@ -70,6 +71,20 @@ def test_non_recursive_scan_stays_in_the_folder(tree):
 def test_scan_is_a_lazy_generator(tree):
     gen = scan([str(tree)])
     assert next(gen).relpath == "hopper.jpg"  # yields before the whole tree is read
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 8, 9, 100])
+def test_sorting_in_pieces_gives_exactly_the_order_of_sorted(monkeypatch, count):
+    """Big folders are sorted in pieces and merged (other threads get the
+    GIL in between); the order must be sorted()'s, ties kept stable."""
+    import random
+
+    monkeypatch.setattr(scan_module, "SORT_PIECE", 8)
+    rng = random.Random(count)
+    names = [f"IMG_{rng.randint(1, 30)}{rng.choice(['', 'a', 'B'])}.jpg" for _ in range(count)]
+    items = [(name, i) for i, name in enumerate(names)]  # equal names: the first stays first
+    key = lambda item: natural_key(item[0])  # noqa: E731
+    assert sorted_in_pieces(iter(items), key=key) == sorted(items, key=key)
 
 
 def test_order_is_natural_and_stable(tmp_path):

@@ -24,6 +24,7 @@ the core, the CLI) :func:`make_way` returns at once.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from typing import Iterable, Iterator, TypeVar
@@ -123,3 +124,25 @@ def heartbeat() -> Heartbeat:
     if _heartbeat is None:
         _heartbeat = Heartbeat()
     return _heartbeat
+
+
+#: Results to let through between two :func:`settle` calls during a batch.
+SETTLE_EVERY_RESULTS = 2000
+
+
+def settle() -> None:
+    """Take everything alive now out of the cyclic garbage collector's reach.
+
+    The window holds large, long-lived, acyclic data: a row per input, the
+    plan, the results. Python's full collections walk all of it while holding
+    the GIL, and they come back each time the heap grows by a quarter:
+    measured while adding a 50,000-file folder, 20 full collections of 20 -
+    156 ms each, in whichever thread allocated at the time; each one stalled
+    the window. ``gc.freeze()`` moves the objects alive now to a generation
+    that is never walked (it costs next to nothing), so later collections
+    only look at newer objects. Called on the UI thread when such data has
+    just been built: after a scanned batch is listed, when a plan arrives,
+    at batch start and every ``SETTLE_EVERY_RESULTS`` results.
+    Refcounting still frees these objects when they go away.
+    """
+    gc.freeze()

@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         self._last_output_root: str | None = None
         self._last_summary = None
         self._variant_steps: tuple = ()  # (suffix, extra steps) of a fan-out preset
+        self._results_since_settle = 0
         self._applying_preset = False
         self.summary_box: QMessageBox | None = None
 
@@ -599,6 +600,7 @@ class MainWindow(QMainWindow):
                     if not batch:
                         break
                     found += self.model.add_entries(batch)
+                    pacing.settle()
                     self.statusBar().showMessage(f"Looking for images… {len(self.model.rows)} found")
             finally:
                 self._scans -= 1
@@ -877,6 +879,7 @@ class MainWindow(QMainWindow):
             plan = await tasks.run_blocking(self._make_plan_now, entries, pipeline, output)
             if generation != self._plan_generation:
                 return
+            pacing.settle()
             self.plan_panel.set_plan(plan, output.out_dir if output.destination == "folder" else None)
             self.plan_ready.emit()
 
@@ -1002,6 +1005,10 @@ class MainWindow(QMainWindow):
 
     def _files_finished(self, results: list) -> None:
         self.model.apply_results(results)
+        self._results_since_settle += len(results)
+        if self._results_since_settle >= pacing.SETTLE_EVERY_RESULTS:
+            self._results_since_settle = 0
+            pacing.settle()
         lines = []
         stamp = time.strftime("%H:%M:%S")
         for r in results:

@@ -198,3 +198,33 @@ def test_the_window_paces_its_plan_and_scan_and_holds_the_heartbeat_while_busy(m
     assert "read_details" in ways, "the thumbnail reader makes way too"
     assert holds_during and holds_during[0] >= 1
     qtbot.waitUntil(lambda: pacing.heartbeat().holds == 0, timeout=20_000)
+
+
+def test_the_window_settles_its_long_lived_data_out_of_the_gc(make_window, qtbot, tmp_path, monkeypatch, load):
+    """gc.freeze() (pacing.settle) after each scanned batch, when the plan
+    arrives, at batch start and every SETTLE_EVERY_RESULTS results."""
+    import gc
+
+    from PIL import Image
+
+    from gui_app.core.specs import OpSpec, OutputSpec, Pipeline
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(12):
+        Image.new("RGB", (8, 8), (0, i * 20, 0)).save(src / f"p{i:02d}.png")
+    settled = []
+    monkeypatch.setattr(pacing, "settle", lambda: (settled.append(gc.get_freeze_count()), gc.freeze()))
+    monkeypatch.setattr(pacing, "SETTLE_EVERY_RESULTS", 5)
+    window = make_window()
+    window.pipeline_editor.set_pipeline(Pipeline((OpSpec.make("encode", format="png"),)))
+    window.output_settings.set_output_spec(OutputSpec(out_dir=str(tmp_path / "out")))
+    window.run_settings.set_values("sequential", 1, None)
+    load(window, [src])
+    after_loading = len(settled)
+    assert after_loading >= 2, "after the scanned batch and after the plan"
+    with qtbot.waitSignal(window.batch_done, timeout=60_000) as blocker:
+        window.start_batch()
+    assert blocker.args[0].ok == 12
+    assert len(settled) - after_loading >= 1 + 12 // 5 - 1, "at batch start and as results come in"
+    assert gc.get_freeze_count() > 0

@@ -1,4 +1,8 @@
-"""Keep busy helper threads from starving the UI thread of the GIL.
+"""Keep the UI thread responsive while helper threads work.
+
+Two things here: helper threads make way for a busy UI thread (the GIL,
+below), and :func:`settle` keeps the garbage collector from walking the
+window's long-lived data (the GC, at the end).
 
 Each time Qt calls into Python while it paints (a model's ``data()``, a
 delegate's ``paint()``, a timer slot), the UI thread has to take the GIL. A

@@ -24,7 +24,8 @@ thread (the one calling :meth:`BatchRunner.run`) does all the bookkeeping:
   the workers killed; its files are re-run alone with an exact per-file
   deadline (TIMEOUT); other in-flight chunks are simply re-queued. In threads
   mode a late file is reported TIMEOUT and its thread abandoned (threads
-  cannot be stopped); sequential mode has no deadline.
+  cannot be stopped; ``worker.abandon`` makes sure it writes nothing if it
+  gets that far); sequential mode has no deadline.
 - Cancel: stop submitting, cancel pending futures, give running ones a short
   grace, then kill the workers; every task that did not run is reported as
   CANCELLED (a streaming source is drained only for a short time budget; the
@@ -47,7 +48,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from . import executors
+from . import executors, worker
 from .executors import WorkerInitError, WorkerPool
 from .journal import sweep_temp_files_for
 from .specs import Code, Limits, OverwritePolicy, Status, TaskResult, TaskSpec
@@ -805,9 +806,10 @@ class _Batch:
         timeout = self.runner.limits.timeout_s
         for future in late:
             chunk = self.inflight.pop(future)
+            worker.abandon(chunk.specs)  # if its thread ever gets to writing, it writes nothing
             self._record_all(chunk.specs, Code.TIMEOUT,
-                             f"took longer than the {_seconds(timeout)} per-file limit; "
-                             "in threads mode the work could not be stopped (use processes mode)")
+                             f"took longer than the {_seconds(timeout)} per-file limit; in threads mode "
+                             "the work could not be stopped, and its output will not be written")
         # Pending chunks move to a fresh executor; running ones finish where they are.
         for future, chunk in list(self.inflight.items()):
             if future.cancel():
@@ -908,6 +910,9 @@ class _Batch:
             self.pool.shutdown()
         for future, chunk in list(self.inflight.items()):
             del self.inflight[future]
+            # A thread still running (threads mode) must not write after this
+            # report; abandoned first, so a write that wins the race shows in its result.
+            worker.abandon(chunk.specs)
             if future.done() and not future.cancelled() and future.exception() is None:
                 self._record_chunk_results(chunk, future.result())
             else:

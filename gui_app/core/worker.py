@@ -25,7 +25,8 @@ import shutil
 import signal
 import threading
 import time
-from typing import Any
+import weakref
+from typing import Any, Iterable
 
 from . import engine, pil_warnings
 from .formats import FormatInfo
@@ -307,13 +308,44 @@ def _run(spec: TaskSpec, info: dict[str, Any]) -> TaskResult:
     return TaskResult(task_id=spec.task_id, input_path=input_path, output_path=output_path, **info)
 
 
+#: Tasks the runner gave up on while their thread still runs (threads mode,
+#: past the per-file deadline), by id(spec), holding a weak reference to
+#: tell a reused id from the same spec.
+_abandoned: dict[int, weakref.ref] = {}
+_abandoned_lock = threading.Lock()
+ABANDONED_MESSAGE = "the batch gave up on this file (time limit or cancel); nothing was written"
+
+
+def abandon(specs: Iterable[TaskSpec]) -> None:
+    """The runner has reported these tasks (TIMEOUT, or CANCELLED after the
+    grace period) but cannot stop their threads (threads mode). If such a
+    thread gets to writing later, it writes nothing: no file appears after
+    the report said it was not written."""
+    with _abandoned_lock:
+        for key in [k for k, ref in _abandoned.items() if ref() is None]:
+            del _abandoned[key]  # specs that are gone: their threads ended
+        for spec in specs:
+            _abandoned[id(spec)] = weakref.ref(spec)
+
+
+def _was_abandoned(spec: TaskSpec) -> bool:
+    with _abandoned_lock:
+        if not _abandoned:
+            return False
+        ref = _abandoned.pop(id(spec), None)
+        return ref is not None and ref() is spec
+
+
 def write_output(spec: TaskSpec, data: bytes, overwrite: str, mtime_ns: int | None = None,
                  atime_ns: int | None = None) -> tuple[Code, str, str]:
     """Write a task's encoded output: back up the original first when the task
     asks for it, then write atomically. Under the rename policy a name taken
     after planning becomes the next free "name (n).ext". Shared by
     :func:`run_task` and the Dask "bytes" transfer, which writes here what a
-    remote worker encoded. Returns (code, message, path written)."""
+    remote worker encoded. Returns (code, message, path written).
+    A task the runner has abandoned (:func:`abandon`) writes nothing."""
+    if _was_abandoned(spec):
+        return Code.CANCELLED, ABANDONED_MESSAGE, spec.output_path
     if spec.backup_path:
         failure = _make_backup(spec.input_path, spec.backup_path)
         if failure:

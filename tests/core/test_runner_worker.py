@@ -22,7 +22,10 @@ from gui_app.core.plan import make_plan
 from gui_app.core.report import load_report
 from gui_app.core.runner import BatchListener, BatchRunner
 from gui_app.core.scan import scan
-from gui_app.core.specs import Code, Limits, OpSpec, OutputSpec, Pipeline, Status
+from PIL import Image
+
+from gui_app.core import worker
+from gui_app.core.specs import Code, Limits, OpSpec, OutputSpec, Pipeline, Status, TaskSpec
 
 from tests.core.test_runner_fakes import process_alive
 
@@ -234,3 +237,27 @@ def test_disk_full_stops_early_leaves_no_partial_files_and_resumes(tmp_path, cor
         summary = runner.run(_tasks(folder, out, pipeline=big_png), total=12,
                              journal=Journal(str(out / ".imagebatch-journal.jsonl"), resume=True))
     assert summary.ok == 12 and summary.batch_error is None
+
+
+def test_threads_mode_a_file_given_up_on_is_never_written_later(tmp_path, monkeypatch):
+    """Threads mode cannot stop a late file's thread. It is reported TIMEOUT
+    and, when its thread gets to writing after that, nothing is written: no
+    output appears after the report said it was not written."""
+    monkeypatch.setenv(worker.FAULTS_ENV, "1")
+    src = tmp_path / "in"
+    src.mkdir()
+    out = tmp_path / "out"
+    specs = []
+    for i in range(3):
+        Image.new("RGB", (16, 16), (i * 60, 0, 0)).save(src / f"p{i}.png")
+        specs.append(TaskSpec(i + 1, str(src / f"p{i}.png"), str(out / f"p{i}.webp"),
+                              Pipeline((OpSpec.make("encode", format="webp"),)),
+                              test_fault="slow:1.5" if i == 1 else None))
+    runner = BatchRunner(mode="threads", workers=1, limits=Limits(timeout_s=0.3))
+    try:
+        summary = runner.run(specs, total=3)
+    finally:
+        runner.close()
+    assert (summary.ok, summary.failed) == (2, 1)
+    time.sleep(2.5)  # the abandoned thread wakes up and reaches its write meanwhile
+    assert sorted(p.name for p in out.iterdir()) == ["p0.webp", "p2.webp"]

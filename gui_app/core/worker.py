@@ -15,6 +15,7 @@ leftovers of killed workers by :data:`TEMP_MARKER`.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import errno
@@ -23,10 +24,11 @@ import secrets
 import select
 import shutil
 import signal
+import tempfile
 import threading
 import time
 import weakref
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from . import engine, pil_warnings
 from .formats import FormatInfo
@@ -50,9 +52,47 @@ def init_worker(limits: Limits | None = None) -> None:
     waits on a pidfd of the parent process (Linux ≥ 5.3), or polls the parent
     pid elsewhere, and ends this worker when the parent process is gone.
     """
+    global _capture_c_messages
     configure_pillow(limits or Limits())
     keep_image_memory()
     _watch_parent()
+    _capture_c_messages = True
+
+
+#: Set in worker processes (one task at a time): C libraries' messages on
+#: file descriptor 2 are captured per task (see :func:`_c_library_messages`).
+_capture_c_messages = False
+#: Inputs whose decoder (libtiff) prints to file descriptor 2 by itself.
+_NOISY_C_DECODERS = (".tif", ".tiff")
+
+
+@contextlib.contextmanager
+def _c_library_messages(notes: list[str], input_path: str) -> Iterator[None]:
+    """libtiff prints its warnings and errors about a damaged file straight to
+    file descriptor 2 ("TIFFFillStrip: Read error on strip 0…"), past
+    Python, onto the terminal of the CLI. In a worker process, which runs one
+    task at a time, descriptor 2 is pointed at a temporary file while a TIFF
+    is processed, and what lands there becomes that file's notes (the
+    report, the log). Elsewhere (threads: other threads share the
+    descriptor) nothing is redirected."""
+    if not (_capture_c_messages and input_path.lower().endswith(_NOISY_C_DECODERS)):
+        yield
+        return
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+                sink.seek(0)
+                text = sink.read(8192).decode("utf-8", "replace")
+    finally:
+        os.close(saved)
+    for line in text.splitlines()[:5]:
+        if line.strip() and line.strip() not in notes:
+            notes.append(line.strip())
 
 
 #: Freed image memory blocks Pillow keeps for the next image (16 MiB each).
@@ -388,7 +428,7 @@ def run_task(spec: TaskSpec) -> TaskResult:
     """Process one file. Never raises; the result is always picklable."""
     started = time.perf_counter()
     info: dict[str, Any] = {}
-    with pil_warnings.collect() as notes:
+    with pil_warnings.collect() as notes, _c_library_messages(notes, spec.input_path):
         try:
             result = _run(spec, info)
         except BaseException as exc:  # noqa: BLE001 - errors are data (SystemExit included)

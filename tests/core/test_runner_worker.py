@@ -261,3 +261,26 @@ def test_threads_mode_a_file_given_up_on_is_never_written_later(tmp_path, monkey
     assert (summary.ok, summary.failed) == (2, 1)
     time.sleep(2.5)  # the abandoned thread wakes up and reaches its write meanwhile
     assert sorted(p.name for p in out.iterdir()) == ["p0.webp", "p2.webp"]
+
+
+def test_libtiffs_own_messages_become_the_files_notes_not_terminal_output(corpus, tmp_path, capfd):
+    """libtiff prints to file descriptor 2 by itself; in a worker process that
+    goes into the TIFF's result (report, log) instead of the CLI's terminal."""
+    name = "crash-0c7e0e8e11ce787078f00b5b0ca409a167f070e0.tif"
+    spec = TaskSpec(1, str(corpus / "hostile" / name), str(tmp_path / "x.png"),
+                    Pipeline((OpSpec.make("encode", format="png"),)))
+    results = []
+
+    class Keep(BatchListener):
+        def file_finished(self, result):
+            results.append(result)
+
+    runner = BatchRunner(mode="processes", workers=1, listener=Keep())
+    try:
+        runner.run([spec], total=1)
+    finally:
+        runner.close()
+    (result,) = results
+    assert result.status == Status.FAILED.value
+    assert any("TIFFFillStrip" in w for w in result.warnings), result.warnings
+    assert "TIFFFillStrip" not in capfd.readouterr().err

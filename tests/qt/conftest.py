@@ -82,3 +82,28 @@ def load(qtbot):
         return window
 
     return _load
+
+
+@pytest.fixture
+def python_calls():
+    """``with python_calls() as calls:`` counts the Python functions called
+    inside the block by name (e.g. how often Qt asked the model something)."""
+    import sys
+    from collections import Counter
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting():
+        calls = Counter()
+
+        def count(frame, event, _arg):
+            if event == "call":
+                calls[frame.f_code.co_name] += 1
+
+        sys.setprofile(count)
+        try:
+            yield calls
+        finally:
+            sys.setprofile(None)
+
+    return counting

@@ -159,3 +159,24 @@ def test_example_name_is_worked_out_off_the_ui_thread_and_stale_answers_are_drop
     assert len(shown) == 1 and shown[0].startswith("Example: hopper.jpg → hopper_abc."), \
         f"an answer for old settings was shown: {shown}"
     assert [t for t, _ in calls] == ["{stem}_a", "{stem}_abc"], "one read at a time, then the newest"
+
+
+def test_a_plan_of_20000_files_is_shown_without_visiting_every_row(window, qtbot, tmp_path, python_calls):
+    """The Plan tab asks its model about the rows on screen only (a tree
+    view made two Python calls per row each time a plan arrived)."""
+    from PySide6.QtWidgets import QApplication
+
+    from gui_app.core.plan import make_plan
+    from gui_app.core.scan import ScanEntry
+
+    entries = [ScanEntry(path=f"/p/p{i:06d}.jpg", root="/p", relpath=f"p{i:06d}.jpg", size=1, mtime_ns=0)
+               for i in range(20_000)]
+    plan = make_plan(entries, Pipeline(steps=(OpSpec.make("encode", format="webp"),)),
+                     OutputSpec(out_dir=str(tmp_path / "out")))
+    window.center_tabs.setCurrentWidget(window.plan_panel)
+    QApplication.processEvents()
+    with python_calls() as calls:
+        window.plan_panel.set_plan(plan, str(tmp_path / "out"), "20000 to write")
+        QApplication.processEvents()
+    assert window.plan_panel.model.rowCount() == 20_000
+    assert calls["rowCount"] + calls["columnCount"] < 2_000, calls.most_common(5)

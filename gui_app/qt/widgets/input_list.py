@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    QTableView,
 )
 
 from gui_app.core import pil_warnings
@@ -35,6 +34,7 @@ from gui_app.core.specs import Limits, Status, TaskResult
 from .. import pacing, tasks
 from ..compat import human_size
 from ..icons import icon
+from .flat_table import FlatTable
 
 THUMB_SIDE = 44
 #: Thumbnails kept in memory (about 30 KB each); the least recently read are
@@ -576,45 +576,20 @@ class NameDelegate(QStyledItemDelegate):
         painter.restore()
 
 
-class InputView(QTableView):
-    """The table of inputs: full-row selection, thumbnails, no grid.
-
-    A table view, not a tree view: a tree view lays out every row again
-    after each insert, asking the model for an index per row (two Python
-    calls each), so adding a 50,000-file folder in batches stalled the
-    window for ~150 ms per batch. A table view with fixed row heights only
-    ever asks about the rows on screen."""
+class InputView(FlatTable):
+    """The table of inputs: a thumbnail, the name over its folder, details.
+    A :class:`FlatTable`, so a folder of 100,000 files lists smoothly."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setShowGrid(False)
-        self.setWordWrap(False)
-        self.setTabKeyNavigation(False)  # Tab leaves the list, as in the tree view it replaces
-        self.setCornerButtonEnabled(False)
-        self.verticalHeader().hide()
-        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.horizontalHeader().setHighlightSections(False)
-        self.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self._set_row_height()
+        self.set_row_lines(2, THUMB_SIDE)  # a thumbnail, or the name over the folder
         self.setAlternatingRowColors(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setIconSize(QSize(THUMB_SIDE, THUMB_SIDE))
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setAccessibleName("Input images")
         self.setToolTip("")
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setItemDelegateForColumn(COL_NAME, NameDelegate(self))
-
-    def header(self) -> QHeaderView:
-        """The column header (named as on a tree view)."""
-        return self.horizontalHeader()
-
-    def _set_row_height(self) -> None:
-        """Every row is as tall as a thumbnail or two lines of text."""
-        line = self.fontMetrics().height()
-        self.verticalHeader().setMinimumSectionSize(1)
-        self.verticalHeader().setDefaultSectionSize(max(THUMB_SIDE, 2 * line) + 6)
 
     def setModel(self, model) -> None:
         super().setModel(model)
@@ -649,6 +624,5 @@ class InputView(QTableView):
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
-            self._set_row_height()
             self.size_columns()
 

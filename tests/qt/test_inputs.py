@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QUrl
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtWidgets import QApplication
 
 from gui_app.qt.compat import make_drag_enter, make_drop
@@ -133,3 +133,50 @@ def test_thumbnail_memory_is_bounded(window, qtbot, copy_corpus, monkeypatch):
     assert sum(r.thumb is not None for r in model.rows) <= 2
     assert all(r.width for r in model.rows)  # dimensions are kept
     assert model.total_size() == sum(p.stat().st_size for p in folder.iterdir())
+
+
+def test_clicking_a_column_header_sorts_and_the_selection_follows_its_file(window, qtbot, tmp_path):
+    """Sort by size (click), reversed (click), back to the order of adding
+    (third click); the selected file stays selected; new files end the sort."""
+    from PySide6.QtCore import QItemSelectionModel
+
+    from gui_app.qt.widgets.input_list import COL_SIZE
+
+    src = tmp_path / "in"
+    src.mkdir()
+    sizes = {"a.png": 300, "b.png": 40, "c.png": 120}
+    for name, side in sizes.items():
+        Image.effect_noise((side, side), 60).convert("RGB").save(src / name)
+    with qtbot.waitSignal(window.scan_finished, timeout=20_000):
+        window.add_paths([str(src)])
+    view, header = window.input_view, window.input_view.header()
+    names = lambda: [r.name for r in window.model.rows]  # noqa: E731
+    assert names() == ["a.png", "b.png", "c.png"] and header.sortIndicatorSection() == -1
+    picked = window.filter_model.index(window.model.row_of(str(src / "c.png")), 0)
+    view.selectionModel().setCurrentIndex(picked, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                          | QItemSelectionModel.SelectionFlag.Rows)
+    by_size = sorted(sizes, key=lambda n: (src / n).stat().st_size)
+
+    def click_size_header():
+        x = header.sectionViewportPosition(COL_SIZE) + header.sectionSize(COL_SIZE) // 2
+        qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, header.height() // 2))
+
+    click_size_header()
+    assert names() == by_size
+    click_size_header()
+    assert names() == by_size[::-1]
+    current = view.currentIndex()
+    assert window.model.rows[window.filter_model.mapToSource(current).row()].name == "c.png"
+    assert [window.model.rows[window.filter_model.mapToSource(i).row()].name
+            for i in view.selectionModel().selectedRows()] == ["c.png"]
+    assert [window.model.row_of(str(src / n)) for n in by_size[::-1]] == [0, 1, 2], "lookups follow the rows"
+
+    click_size_header()  # third click: back to the order of adding
+    assert names() == ["a.png", "b.png", "c.png"] and header.sortIndicatorSection() == -1
+
+    click_size_header()
+    Image.new("RGB", (9, 9)).save(src / "d.png")
+    with qtbot.waitSignal(window.scan_finished, timeout=20_000):
+        window.add_paths([str(src / "d.png")])
+    assert names() == ["a.png", "b.png", "c.png", "d.png"], "adding files ends the sort"
+    assert header.sortIndicatorSection() == -1

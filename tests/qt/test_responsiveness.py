@@ -222,6 +222,24 @@ def test_has_failed_follows_every_status_change_and_survives_adding_rows(qtbot):
     assert not model.has_failed()
 
 
+def test_rows_do_not_move_while_their_states_are_reset_for_a_batch(qtbot):
+    from PySide6.QtCore import Qt
+
+    from gui_app.qt.widgets.input_list import COL_NAME, QUEUED
+
+    model = _model_with_rows(2000)
+    before = [r.path for r in model.rows]
+    slices = model.reset_status_in_slices({r.path for r in model.rows}, budget_s=1e-9)
+    next(slices)
+    model.sort(COL_NAME, Qt.SortOrder.DescendingOrder)  # a header click between two slices
+    assert [r.path for r in model.rows] == before
+    for _slice in slices:
+        pass
+    assert all(r.status == QUEUED for r in model.rows)
+    model.sort(COL_NAME, Qt.SortOrder.DescendingOrder)
+    assert [r.path for r in model.rows] == before[::-1]
+
+
 def test_slices_stop_when_the_rows_are_cleared_meanwhile(qtbot):
     model = _model_with_rows(2000)
     slices = model.reset_status_in_slices({r.path for r in model.rows}, budget_s=1e-9)

@@ -44,7 +44,7 @@ def test_restored_geometry_from_a_bigger_monitor_is_clamped_on_screen(make_windo
 
 
 def test_fixed_columns_show_their_text_in_full_and_the_name_gets_the_spare_width(window, qtbot, corpus, load):
-    from gui_app.qt.widgets.input_list import COL_DIMS, COL_FORMAT, COL_NAME, COL_SIZE, COL_STATUS, COLUMN_SAMPLES
+    from gui_app.qt.widgets.input_list import COL_DIMS, COL_FORMAT, COL_NAME, COL_SIZE, COL_STATUS, COLUMN_SAMPLES, COLUMNS
 
     assert window._split_when_shown is False, "a first run splits the width when the window shows"
     window.resize(first_run_size(LAPTOP))
@@ -62,9 +62,14 @@ def test_fixed_columns_show_their_text_in_full_and_the_name_gets_the_spare_width
     assert header.sectionSize(COL_NAME) >= 200, "file names need room on a 1366-px laptop"
     window.model.reset_status({r.path for r in window.model.rows})  # a batch starts
     assert not view.isColumnHidden(COL_STATUS)
+    header_metrics = header.fontMetrics()
     for col in (COL_DIMS, COL_FORMAT, COL_SIZE, COL_STATUS):
         assert view.sizeHintForColumn(col) <= header.sectionSize(col), f"column {col} cuts its text"
-        assert header.sectionSizeHint(col) <= header.sectionSize(col), f"header of column {col} is cut"
+        assert header_metrics.horizontalAdvance(COLUMNS[col]) + 8 <= header.sectionSize(col), \
+            f"header of column {col} is cut"
+        header.setSortIndicator(col, Qt.SortOrder.AscendingOrder)  # sorted by it: its arrow shows too
+        assert header.sectionSizeHint(col) <= header.sectionSize(col), f"header of sorted column {col} is cut"
+    header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
     metrics = view.fontMetrics()
     assert header.sectionSize(COL_FORMAT) > metrics.horizontalAdvance("HEIC") + 8
     assert all(header.sectionSize(c) > metrics.horizontalAdvance(max(t, key=len)) for c, t in COLUMN_SAMPLES.items())

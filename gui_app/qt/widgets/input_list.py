@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from gui_app.core import pil_warnings
 from gui_app.core.formats import FORMATS
+from gui_app.core.scan import natural_key
 from gui_app.core.specs import Limits, Status, TaskResult
 
 from .. import pacing, tasks
@@ -104,6 +105,7 @@ class InputRow:
     status: str = PENDING
     message: str = ""
     outputs: list = field(default_factory=list)
+    seq: int = 0  # the order it was added in (the list's order when not sorted by a column)
 
     @property
     def name(self) -> str:
@@ -173,6 +175,18 @@ def _read_details(path: str, limits: Limits) -> tuple[QImage | None, int | None,
         image.close()
 
 
+#: How each column sorts (unknown dimensions and formats come first); -1:
+#: the order the files were added in.
+_SORT_KEYS = {
+    -1: lambda r: r.seq,
+    COL_NAME: lambda r: (natural_key(r.name), r.folder),
+    COL_DIMS: lambda r: (r.width or 0) * (r.height or 0),
+    COL_FORMAT: lambda r: short_format(r.format).casefold(),
+    COL_SIZE: lambda r: r.size,
+    COL_STATUS: lambda r: (_SEVERITY.get(r.status, 0), bool(r.skip_code)),
+}
+
+
 class InputModel(QAbstractTableModel):
     """The inputs of the next batch. ``totals_changed`` after adds/removes;
     ``status_visible_changed(bool)`` when the Status column starts or stops
@@ -197,6 +211,8 @@ class InputModel(QAbstractTableModel):
         self._batch_seen = False
         self._status_visible = False
         self._any_failed: bool | None = False  # None: to be counted again
+        self._resetting = False  # row states are being reset a slice at a time (no sorting then)
+        self._added = 0  # rows ever added (their ``seq``)
 
     # ------------------------------------------------------------- editing
     def add_entries(self, entries) -> int:
@@ -206,7 +222,9 @@ class InputModel(QAbstractTableModel):
             if e.path in self._index:
                 continue
             self._index[e.path] = len(self.rows) + len(new)
-            new.append(InputRow(e.path, e.root, e.relpath, e.size, e.mtime_ns, e.skip_code, e.skip_reason, e))
+            self._added += 1
+            new.append(InputRow(e.path, e.root, e.relpath, e.size, e.mtime_ns, e.skip_code, e.skip_reason, e,
+                                seq=self._added))
         if new:
             first = len(self.rows)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
@@ -289,6 +307,13 @@ class InputModel(QAbstractTableModel):
         rows are replaced meanwhile (cleared or removed)."""
         rows = self.rows
         self._batch_seen = True
+        self._resetting = True
+        try:
+            yield from self._reset_slices(rows, paths_to_run, budget_s)
+        finally:
+            self._resetting = False
+
+    def _reset_slices(self, rows: list, paths_to_run: set[str], budget_s: float) -> Iterator[None]:
         start, size = 0, RESET_FIRST_SLICE
         while start < len(rows):
             began = time.perf_counter()
@@ -360,6 +385,23 @@ class InputModel(QAbstractTableModel):
         self._any_failed = None
         if high >= low >= 0:
             self.dataChanged.emit(self.index(low, 0), self.index(high, COL_STATUS))
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        """Reorder the rows by a column (a click on its header); column -1
+        restores the order they were added in. One sort in Python with a key
+        per row; the selection and the current row follow their files.
+        Nothing moves while the row states are being reset for a batch."""
+        key = _SORT_KEYS.get(column)
+        if key is None or self._resetting or len(self.rows) < 2:
+            return
+        self.layoutAboutToBeChanged.emit()
+        old_rows = list(self.rows)
+        self.rows.sort(key=key, reverse=order == Qt.SortOrder.DescendingOrder)
+        self._reindex()
+        persistent = self.persistentIndexList()
+        moved = [self.index(self._index[old_rows[i.row()].path], i.column()) for i in persistent]
+        self.changePersistentIndexList(persistent, moved)
+        self.layoutChanged.emit()
 
     def count_by_status(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -540,6 +582,11 @@ class StatusFilter(QSortFilterProxyModel):
         self._failed_only = on
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        """The source model sorts its own rows (one fast sort, and the
+        batch then runs in the order shown); this proxy only filters."""
+        self.sourceModel().sort(column, order)
+
     def filterAcceptsRow(self, source_row, source_parent) -> bool:
         if not self._failed_only:
             return True
@@ -590,9 +637,15 @@ class InputView(FlatTable):
         self.setAccessibleName("Input images")
         self.setToolTip("")
         self.setItemDelegateForColumn(COL_NAME, NameDelegate(self))
+        self.header().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the order of the folders
+        self.header().setSortIndicatorClearable(True)  # a third click: back to the order of adding
+        self.setSortingEnabled(True)
+        # Only the sorted column shows an arrow: it alone gets the room for one.
+        self.header().sortIndicatorChanged.connect(self.size_columns)
 
     def setModel(self, model) -> None:
         super().setModel(model)
+        model.rowsInserted.connect(self._rows_added)
         header = self.header()
         header.setStretchLastSection(False)
         # The name gets all the spare width (and elides in the middle);
@@ -604,9 +657,16 @@ class InputView(FlatTable):
         header.setMinimumWidth(0)
         self.size_columns()
 
-    def size_columns(self) -> None:
+    def _rows_added(self, *_args) -> None:
+        """New files go to the end, so a sort by a column no longer holds:
+        back to the order of adding (once, not for every scanned batch)."""
+        if self.header().sortIndicatorSection() >= 0:
+            self.header().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+
+    def size_columns(self, *_args) -> None:
         """Size the fixed columns from the font: their widest likely text
-        (e.g. "HEIC", "Cancelled" with its icon) and their header."""
+        (e.g. "HEIC", "Cancelled" with its icon) and their header (with the
+        sort arrow, for the column the list is sorted by)."""
         header = self.header()
         if self.model() is None:
             return
@@ -619,6 +679,8 @@ class InputView(FlatTable):
             if col == COL_STATUS:
                 text += STATUS_ICON_SIDE + margin + 4
             title = header_metrics.horizontalAdvance(COLUMNS[col]) + header_padding
+            if col == header.sortIndicatorSection():
+                title = max(title, header.sectionSizeHint(col))  # room for the sort arrow too
             header.resizeSection(col, max(text, title))
 
     def changeEvent(self, event) -> None:

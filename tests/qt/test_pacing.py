@@ -34,17 +34,23 @@ class FakeClock:
             pacing.Heartbeat.beat()
 
 
+def idle_heartbeat(qtbot) -> pacing.Heartbeat:
+    """The app's heartbeat once nothing holds it (helper work of an earlier
+    test, e.g. thumbnails still loading, finishes first)."""
+    heartbeat = pacing.heartbeat()
+    qtbot.waitUntil(lambda: heartbeat.holds == 0, timeout=20_000)
+    return heartbeat
+
+
 @pytest.fixture
-def clock(monkeypatch, qapp):
+def clock(monkeypatch, qtbot, qloop):
+    heartbeat = idle_heartbeat(qtbot)
     fake = FakeClock()
     monkeypatch.setattr(pacing, "_now", fake.time)
     monkeypatch.setattr(pacing, "_nap", fake.nap)
-    heartbeat = pacing.heartbeat()
-    holds = heartbeat.holds
-    heartbeat.hold()
+    heartbeat.hold()  # beats once now, at the fake time
     yield fake, heartbeat
-    while heartbeat.holds > holds:
-        heartbeat.release()
+    heartbeat.release()
 
 
 def in_helper_thread(fn):
@@ -99,14 +105,12 @@ def test_the_ui_thread_itself_never_naps(clock):
 
 def test_no_naps_once_the_heartbeat_is_released(clock):
     fake, heartbeat = clock
-    held = heartbeat.holds
-    for _ in range(held):
-        heartbeat.release()
+    heartbeat.release()
+    assert heartbeat.holds == 0
     fake.now += pacing.STALE_S * 2
     in_helper_thread(pacing.make_way)
     assert fake.naps == 0
-    for _ in range(held):
-        heartbeat.hold()
+    heartbeat.hold()  # for the fixture's release
 
 
 def test_no_naps_when_pacing_is_turned_off(clock, monkeypatch):
@@ -117,12 +121,9 @@ def test_no_naps_when_pacing_is_turned_off(clock, monkeypatch):
     assert fake.naps == 0
 
 
-def test_the_heartbeat_beats_only_while_held(qtbot):
-    heartbeat = pacing.heartbeat()
-    base = heartbeat.holds  # 0 unless a task of an earlier test is still winding down
-    for _ in range(base):
-        heartbeat.release()
-    assert heartbeat.holds == 0 and not heartbeat._timer.isActive()
+def test_the_heartbeat_beats_only_while_held(qtbot, qloop):
+    heartbeat = idle_heartbeat(qtbot)
+    assert not heartbeat._timer.isActive()
     heartbeat.hold()
     heartbeat.hold()
     before = pacing._last_beat
@@ -133,8 +134,6 @@ def test_the_heartbeat_beats_only_while_held(qtbot):
     assert not heartbeat._timer.isActive() and heartbeat.holds == 0
     heartbeat.release()  # one release too many is harmless
     assert heartbeat.holds == 0
-    for _ in range(base):
-        heartbeat.hold()
 
 
 def test_paced_yields_every_item_and_makes_way_before_each(monkeypatch):

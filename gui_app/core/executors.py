@@ -6,7 +6,9 @@ and check its workers (:meth:`WorkerPool.start` raises :class:`WorkerInitError`
 once, instead of a flood of per-file failures), kill them (deadlines, cancel),
 and rebuild after a crash. Each pool wraps a real ``Executor``:
 
-- ``sequential``: :class:`InlineExecutor`, runs each call in the caller's thread.
+- ``sequential``: a ``ThreadPoolExecutor`` with one thread: one file at a time,
+  off the runner's own thread, so a file past its deadline can be given up on
+  and a cancel is answered while a long file runs.
 - ``threads``: ``ThreadPoolExecutor``; Pillow's limits are set once in this process.
 - ``processes``: ``ProcessPoolExecutor`` with the ``spawn`` start method (never
   ``fork``: the GUI process has threads; ``spawn`` workers also get a clean
@@ -94,33 +96,6 @@ def call_in_worker(fn: Callable[[Any], Any], arg: Any) -> Any:
 # --------------------------------------------------------------------------
 
 
-class InlineExecutor(cf.Executor):
-    """An Executor that runs each call at once in the caller's thread.
-
-    Used by ``sequential`` mode: same submit / done-callback code path as the
-    pools, no threads, easiest to debug. A task cannot be timed out here.
-    """
-
-    def __init__(self) -> None:
-        self._closed = False
-
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
-        if self._closed:
-            raise RuntimeError("cannot schedule new futures after shutdown")
-        future: cf.Future = cf.Future()
-        future.set_running_or_notify_cancel()
-        try:
-            result = fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - handed to the future like a pool would
-            future.set_exception(exc)
-        else:
-            future.set_result(result)
-        return future
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._closed = True
-
-
 class WorkerPool:
     """Base pool: wraps an Executor; subclasses add killing and rebuilding."""
 
@@ -134,7 +109,7 @@ class WorkerPool:
 
     def start(self) -> None:
         if self.executor is None:
-            self.executor = InlineExecutor()
+            self.executor = cf.ThreadPoolExecutor(1, thread_name_prefix="imagebatch")
 
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> cf.Future:
         if self.executor is None:
@@ -192,10 +167,7 @@ class InProcessPool(WorkerPool):
                 raise WorkerInitError(f"{type(exc).__name__}: {exc}") from exc
         self._initialized = True
         if self.executor is None:
-            if self.mode == "sequential":
-                self.executor = InlineExecutor()
-            else:
-                self.executor = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="imagebatch")
+            self.executor = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="imagebatch")
 
 
 class ProcessPool(WorkerPool):

@@ -23,9 +23,9 @@ thread (the one calling :meth:`BatchRunner.run`) does all the bookkeeping:
 - Deadlines (processes): a chunk running longer than ``limits.timeout_s`` gets
   the workers killed; its files are re-run alone with an exact per-file
   deadline (TIMEOUT); other in-flight chunks are simply re-queued. In threads
-  mode a late file is reported TIMEOUT and its thread abandoned (threads
-  cannot be stopped; ``worker.abandon`` makes sure it writes nothing if it
-  gets that far); sequential mode has no deadline.
+  and sequential modes a late file is reported TIMEOUT and its thread
+  abandoned (threads cannot be stopped; ``worker.abandon`` makes sure it
+  writes nothing if it gets that far).
 - Cancel: stop submitting, cancel pending futures, give running ones a short
   grace, then kill the workers; every task that did not run is reported as
   CANCELLED (a streaming source is drained only for a short time budget; the
@@ -773,7 +773,7 @@ class _Batch:
 
     def _check_deadlines(self) -> None:
         pool = self.pool
-        if pool is None or not self.inflight or not (pool.can_kill or pool.mode == "threads"):
+        if pool is None or not self.inflight or not (pool.can_kill or pool.mode in ("threads", "sequential")):
             return
         late_futures = self._late_chunks()
         if not late_futures:
@@ -800,22 +800,24 @@ class _Batch:
         self._isolate(suspects)
 
     def _abandon_late_threads(self, late: list[cf.Future]) -> None:
-        """Threads mode: a thread cannot be stopped. A file past its deadline is
-        reported TIMEOUT and its thread abandoned (its late result is ignored);
-        the pool gets fresh threads so the rest of the batch goes on."""
+        """Threads and sequential modes: a thread cannot be stopped. A file past
+        its deadline is reported TIMEOUT and its thread abandoned (its late
+        result is ignored, its output never written); the pool gets fresh
+        threads so the rest of the batch goes on."""
         timeout = self.runner.limits.timeout_s
+        assert self.pool is not None
+        mode = self.pool.mode
         for future in late:
             chunk = self.inflight.pop(future)
             worker.abandon(chunk.specs)  # if its thread ever gets to writing, it writes nothing
             self._record_all(chunk.specs, Code.TIMEOUT,
-                             f"took longer than the {_seconds(timeout)} per-file limit; in threads mode "
+                             f"took longer than the {_seconds(timeout)} per-file limit; in {mode} mode "
                              "the work could not be stopped, and its output will not be written")
         # Pending chunks move to a fresh executor; running ones finish where they are.
         for future, chunk in list(self.inflight.items()):
             if future.cancel():
                 del self.inflight[future]
                 self.retry.appendleft(chunk)
-        assert self.pool is not None
         self.pool.replace_executor()
 
     def _isolate(self, suspects: list[_Chunk]) -> None:

@@ -535,20 +535,35 @@ def test_default_worker_count_is_capped_by_memory(tmp_path, monkeypatch):
     assert rec.events[0][1][2] == 2
 
 
-def test_threads_mode_reports_timeout_and_goes_on(tmp_path):
+@pytest.mark.parametrize("mode", ["threads", "sequential"])
+def test_in_process_modes_report_timeout_and_go_on(tmp_path, mode):
     """A thread cannot be killed: the late file is reported TIMEOUT, its thread
     abandoned, and the other files still run (on fresh threads)."""
     rec = Recorder()
-    runner = fake_runner("threads", rec, timeout=0.3, workers=1)
+    runner = fake_runner(mode, rec, timeout=0.3, workers=1)
     specs = make_specs(tmp_path, 4, {1: "slow:2"})
     summary = runner.run(specs, total=4)
-    assert rec.codes()[1] == Code.TIMEOUT and "threads mode" in rec.results[1].message
+    assert rec.codes()[1] == Code.TIMEOUT and f"{mode} mode" in rec.results[1].message
     assert summary.ok == 3 and summary.failed == 1
     stuck_output = specs[1].output_path
     assert not os.path.exists(stuck_output), "the batch waited for the stuck file"
     deadline = time.monotonic() + 10  # let the abandoned thread end before the test does
     while not os.path.exists(stuck_output) and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def test_sequential_mode_answers_a_cancel_while_a_long_file_runs(tmp_path):
+    """The one file at a time runs off the runner's thread: a cancel ends the
+    batch after the grace period, not when the long file is done (30 s)."""
+    rec = Recorder()
+    runner = fake_runner("sequential", rec, timeout=60, grace_s=0.3)
+    specs = make_specs(tmp_path, 3, {0: "slow:30"})
+    runner.start(specs, total=3)
+    time.sleep(0.3)
+    runner.cancel()
+    assert runner.wait(10), "the batch ended long before the slow file would have"
+    assert list(rec.codes().values()) == [Code.CANCELLED] * 3
+    assert not os.path.exists(specs[0].output_path)
 
 
 def test_warm_pool_with_a_worker_killed_between_batches(tmp_path):

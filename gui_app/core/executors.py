@@ -236,26 +236,42 @@ class ProcessPool(WorkerPool):
     def kill_workers(self) -> list[int]:
         return [proc.pid for proc in self._processes() if _kill(proc)]
 
-    def death_reason(self) -> str:
+    def death_reason(self, wait_s: float = 2.0) -> str:
         """How a worker of a broken pool died, e.g. "killed by SIGSEGV" ("" if unknown).
 
         The stdlib terminates the surviving workers with SIGTERM after one dies,
-        so the first other reason is the culprit's."""
+        so the first other reason is the culprit's. Looked at again for up to
+        ``wait_s`` while some exit code is still unknown: the stdlib's own
+        thread reaps the workers at the same time, and a ``join`` that loses
+        that race returns before the exit code is stored."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            reason, unknown = self._exit_reason()
+            if reason or not unknown or time.monotonic() > deadline:
+                return reason
+            time.sleep(0.05)
+
+    def _exit_reason(self) -> tuple[str, bool]:
+        """(the first telling exit reason, whether some exit code is unknown yet)."""
+        unknown = False
         for proc in self._processes():
             try:
                 proc.join(timeout=1.0)
                 code = proc.exitcode
             except (OSError, ValueError, AssertionError):
                 continue
-            if code is None or code == 0 or code == -signal.SIGTERM:
+            if code is None:
+                unknown = True
+                continue
+            if code == 0 or code == -signal.SIGTERM:
                 continue
             if code < 0:
                 try:
-                    return f"killed by {signal.Signals(-code).name}"
+                    return f"killed by {signal.Signals(-code).name}", unknown
                 except ValueError:
-                    return f"killed by signal {-code}"
-            return f"exited with code {code}"
-        return ""
+                    return f"killed by signal {-code}", unknown
+            return f"exited with code {code}", unknown
+        return "", unknown
 
     def shutdown(self) -> None:
         """Stop the pool without ever blocking for long (3.11: kill, then join briefly)."""

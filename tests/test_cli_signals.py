@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.test_runner_fakes import child_pids, process_alive
+from tests.core.test_runner_fakes import child_pids, survivors
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ("--long-edge", "2000", "--format", "webp", "--mode", "processes", "--workers", "2")
@@ -55,12 +55,6 @@ def _wait_for_outputs(folder: Path, n: int, proc: subprocess.Popen, timeout: flo
         time.sleep(0.01)
 
 
-def _wait_dead(pids: list[int], timeout: float = 5.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(process_alive(p) for p in pids):
-        time.sleep(0.02)
-    return [p for p in pids if process_alive(p)]
-
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -83,7 +77,7 @@ def test_interrupt_exits_quickly_without_orphans_or_temps(tmp_path, corpus, sig)
             proc.wait()
     assert proc.returncode == 130, stderr
     assert took < 5.0, f"took {took:.1f} s to stop"
-    assert _wait_dead(workers, 2.0) == [], "orphan worker processes"
+    assert survivors(workers, 2.0) == [], "orphan worker processes"
     assert _temps(out) == []
     assert "interrupted" in stderr and "--resume" in stderr
     data = json.loads(report.read_text())
@@ -116,7 +110,7 @@ def test_sigkill_at_half_then_resume_gives_identical_outputs(tmp_path, corpus):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert _wait_dead(workers) == [], "workers outlived the killed app"
+    assert survivors(workers, 5.0) == [], "workers outlived the killed app"
     done_before = {p.name: p.stat().st_mtime_ns for p in _outputs(out)}
     assert n // 2 <= len(done_before) < n, "kill the run in the middle"
     journal = out / ".imagebatch-journal.jsonl"

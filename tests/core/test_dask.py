@@ -33,6 +33,7 @@ from gui_app.core.report import load_report  # noqa: E402
 from gui_app.core.runner import BatchListener, BatchRunner  # noqa: E402
 from gui_app.core.scan import scan  # noqa: E402
 from gui_app.core.specs import Code, Limits, OpSpec, OutputSpec, Pipeline, Status  # noqa: E402
+from tests.core.test_runner_fakes import process_alive, survivors  # noqa: E402
 
 PIPELINE = Pipeline((OpSpec.make("auto_orient"), OpSpec.make("resize", mode="long_edge", long_edge=160),
                      OpSpec.make("encode", format="jpeg", quality=80)))
@@ -314,18 +315,7 @@ def test_without_an_address_a_loopback_cluster_is_started_and_closed(corpus, tmp
         runner.close()
     assert summary.ok == 3 and summary.workers == 2
     assert client.status == "closed" and cluster.status.name == "closed"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.1)
-    assert not any(_alive(p) for p in pids)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    assert survivors(pids) == []
 
 
 def test_unreachable_scheduler_is_one_batch_error(tmp_path, corpus, monkeypatch):
@@ -418,14 +408,11 @@ def test_local_cluster_workers_die_when_the_app_is_sigkilled(corpus, tmp_path):
     try:
         line = proc.stdout.readline()
         pids = [int(p) for p in line.split()[1:]]
-        assert line.startswith("PIDS") and len(pids) == 2 and all(_alive(p) for p in pids)
+        assert line.startswith("PIDS") and len(pids) == 2 and all(process_alive(p) for p in pids)
     finally:
         proc.kill()
         proc.wait(timeout=30)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.2)
-    assert not any(_alive(p) for p in pids)
+    assert survivors(pids, timeout=20) == []
 
 
 def test_bytes_transfer_replace_originals_keeps_a_backup_and_the_dates(cluster, corpus, tmp_path):

@@ -118,6 +118,15 @@ def process_alive(pid: int) -> bool:
         return False
 
 
+def survivors(pids: list[int], timeout: float = 10.0) -> list[int]:
+    """The processes of ``pids`` still running after waiting up to ``timeout``
+    for all of them to end (an orphan check: expect ``[]``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(process_alive(p) for p in pids):
+        time.sleep(0.05)
+    return [p for p in pids if process_alive(p)]
+
+
 def child_pids(pid: int) -> list[int]:
     """Live child processes of ``pid`` (no psutil: a scan of /proc)."""
     kids = []

@@ -27,7 +27,7 @@ from PIL import Image
 from gui_app.core import worker
 from gui_app.core.specs import Code, Limits, OpSpec, OutputSpec, Pipeline, Status, TaskSpec
 
-from tests.core.test_runner_fakes import process_alive
+from tests.core.test_runner_fakes import process_alive, survivors
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = Pipeline((OpSpec.make("auto_orient"), OpSpec.make("resize", mode="long_edge", long_edge=64),
@@ -203,10 +203,7 @@ def test_workers_die_when_the_parent_is_sigkilled(tmp_path, corpus):
         assert all(process_alive(p) for p in pids)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-        deadline = time.monotonic() + 10
-        while any(process_alive(p) for p in pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not any(process_alive(p) for p in pids), "orphan workers survived their parent"
+        assert survivors(pids) == [], "orphan workers survived their parent"
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -7,14 +7,14 @@ import os
 import pickle
 import subprocess
 import sys
-import time
 
 import pytest
 from PIL import Image
 
-from gui_app.core import engine, worker
+from gui_app.core import worker
 from gui_app.core.specs import Code, Limits, OpSpec, Pipeline, Status, TaskResult, TaskSpec
 from gui_app.core.worker import TEMP_MARKER, run_chunk, run_task, run_task_bytes, write_atomic
+from tests.core.test_runner_fakes import process_alive, survivors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -339,14 +339,6 @@ def test_worker_processes_keep_freed_image_memory_for_the_next_image():
         assert pool.submit(Image.core.get_blocks_max).result(timeout=30) == worker.KEPT_IMAGE_BLOCKS
 
 
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 POOL_SCRIPT = """
 import concurrent.futures as cf, multiprocessing as mp, os, sys, threading, time
 from PIL import Image
@@ -379,14 +371,11 @@ def test_workers_outlive_the_starting_thread_but_not_the_parent_process(tmp_path
     try:
         pids_text, _, limits_text = proc.stdout.readline().partition(" {")
         pids = [int(p) for p in pids_text.split()]
-        assert pids and all(_alive(p) for p in pids)
+        assert pids and all(process_alive(p) for p in pids)
         assert limits_text.strip() == "777}"  # the initializer's limits reached the workers
         proc.kill()
         proc.wait(10)
-        deadline = time.monotonic() + 10
-        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not any(_alive(p) for p in pids), "orphan workers survived their parent"
+        assert survivors(pids) == [], "orphan workers survived their parent"
     finally:
         if proc.poll() is None:
             proc.kill()

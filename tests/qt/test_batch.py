@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Signal
 
 from gui_app.core.specs import OpSpec, OutputSpec, Pipeline
 from gui_app.qt.widgets.input_list import CANCELLED, DONE, FAILED
+from tests.core.test_runner_fakes import process_alive
 
 WEBP_512 = Pipeline(steps=(OpSpec.make("auto_orient"), OpSpec.make("resize", mode="long_edge", long_edge=512),
                            OpSpec.make("encode", format="webp", quality=75)))
@@ -34,15 +35,6 @@ class SignalLog:
 
     def results(self):
         return [r for name, batch in self.events if name == "file_finished" for r in batch]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            state = next(line for line in f if line.startswith("State:"))
-        return "Z" not in state.split()[1]
-    except (FileNotFoundError, StopIteration):
-        return False
 
 
 def _temp_files(folder):
@@ -140,7 +132,7 @@ def test_close_during_a_batch_asks_then_cancels_without_orphans(window, qtbot, t
     with qtbot.waitSignal(window.controller.file_finished, timeout=60_000):
         window.start_batch()
     pids = list(window.controller._runner.worker_pids)
-    assert pids and all(_alive(p) for p in pids)
+    assert pids and all(process_alive(p) for p in pids)
 
     asked = []
     monkeypatch.setattr(window, "confirm_close", lambda: asked.append(True) or False)
@@ -154,7 +146,7 @@ def test_close_during_a_batch_asks_then_cancels_without_orphans(window, qtbot, t
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
     assert len(asked) == 2
     assert window.controller._runner is None  # pool shut down on close
-    qtbot.waitUntil(lambda: not any(_alive(p) for p in pids), timeout=10_000)
+    qtbot.waitUntil(lambda: not any(process_alive(p) for p in pids), timeout=10_000)
     assert not [c for c in multiprocessing.active_children() if c.pid in pids]
     assert not _temp_files(out)
 

@@ -17,8 +17,7 @@ from PySide6.QtCore import QEvent, QUrl
 from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtWidgets import QApplication
 
-from tests.core.test_runner_fakes import child_pids
-from tests.qt.test_batch import _alive
+from tests.core.test_runner_fakes import child_pids, survivors
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,7 +67,7 @@ def test_signal_quits_the_app_cleanly(tmp_path, corpus, signum):
     assert proc.returncode == 0, err.decode(errors="replace")
     settings = (config / "gui.ini").read_text()
     assert "geometry" in settings and "pipeline" in settings
-    assert _wait_for(lambda: not any(_alive(p) for p in workers), 10), "orphan worker processes"
+    assert survivors(workers, 10) == [], "orphan worker processes"
 
 
 def test_quit_without_asking_cancels_a_running_batch_and_closes(make_window, qtbot, tmp_path, corpus, load):

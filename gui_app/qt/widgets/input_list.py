@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QStyle,
     QStyledItemDelegate,
-    QStyleOptionViewItem,
 )
 
 from gui_app.core import pil_warnings
@@ -35,6 +34,7 @@ from gui_app.core.specs import Limits, Status, TaskResult
 from .. import pacing, tasks
 from ..compat import human_size
 from ..icons import icon
+from .cells import draw_cell_without_text
 from .flat_table import FlatTable
 
 THUMB_SIDE = 44
@@ -598,14 +598,8 @@ class NameDelegate(QStyledItemDelegate):
     """Thumbnail, then the file name with its folder on a second, dimmer line."""
 
     def paint(self, painter, option, index) -> None:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        name, folder = opt.text, index.data(FOLDER_ROLE) or ""
-        opt.text = ""
-        style = opt.widget.style() if opt.widget else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        text_rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, opt.widget)
-        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        opt, name, text_rect, selected = draw_cell_without_text(self, painter, option, index)
+        folder = index.data(FOLDER_ROLE) or ""
         palette = opt.palette
         main = palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
         dim = QColor(main)

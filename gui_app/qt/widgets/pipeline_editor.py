@@ -15,7 +15,6 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -26,7 +25,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStyle,
     QStyledItemDelegate,
-    QStyleOptionViewItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -36,6 +34,7 @@ from gui_app.core import registry
 from gui_app.core.specs import OpSpec, Pipeline, SpecError
 
 from ..icons import bind
+from .cells import draw_cell_without_text
 from .param_form import ParamForm
 
 _STEP = Qt.ItemDataRole.UserRole + 1
@@ -89,14 +88,9 @@ class StepDelegate(QStyledItemDelegate):
         return QSize(base.width(), option.fontMetrics.height() * lines + 12)
 
     def paint(self, painter, option, index) -> None:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        title, summary = opt.text, index.data(_SUMMARY) or ""
-        opt.text = ""
-        style = opt.widget.style() if opt.widget else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, opt.widget).adjusted(4, 0, -4, 0)
-        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        opt, title, rect, selected = draw_cell_without_text(self, painter, option, index)
+        rect = rect.adjusted(4, 0, -4, 0)
+        summary = index.data(_SUMMARY) or ""
         enabled = bool(opt.state & QStyle.StateFlag.State_Enabled) and index.data(Qt.ItemDataRole.CheckStateRole) != Qt.CheckState.Unchecked.value
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         main = opt.palette.color(QPalette.ColorGroup.Active if enabled else QPalette.ColorGroup.Disabled, role)

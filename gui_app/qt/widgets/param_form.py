@@ -43,15 +43,16 @@ def settings_form(widget: QWidget) -> QFormLayout:
     return form
 
 
-def field_with_button(field: QWidget, button: QWidget) -> QWidget:
-    """A text field with a button after it (Browse…, tokens), as one form row
-    whose focus goes to the field."""
+def field_with_button(field: QWidget, button: QWidget, focus: QWidget | None = None) -> QWidget:
+    """A field that takes the width with a smaller control after it (Browse…,
+    tokens, a slider's spin box), as one form row whose focus goes to
+    ``focus`` (the field unless given)."""
     box = QWidget()
     row = QHBoxLayout(box)
     row.setContentsMargins(0, 0, 0, 0)
     row.addWidget(field, 1)
     row.addWidget(button)
-    box.setFocusProxy(field)
+    box.setFocusProxy(focus or field)
     return box
 
 _BIG = 1_000_000
@@ -239,13 +240,7 @@ class ParamForm(QWidget):
         slider.setAccessibleName(p.label + " slider")
         slider.valueChanged.connect(lambda v: spin.setValue(v / scale if not is_int else v))
         spin.valueChanged.connect(lambda v: slider.setValue(int(round(v * scale))))
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(slider, 1)
-        row.addWidget(spin)
-        box.setFocusProxy(spin)
-        return _Field(box, get, set_)
+        return _Field(field_with_button(slider, spin, focus=spin), get, set_)
 
     def _bool_field(self, p: Param) -> _Field:
         check = QCheckBox(p.label)

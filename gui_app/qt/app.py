@@ -51,9 +51,9 @@ def create_application(argv: list[str] | None = None) -> QApplication:
         # A signal, not an application-wide event filter: such a filter is a
         # Python call (and a GIL hand-over) for every event of every widget,
         # which made each repaint during a batch wait on the busy threads
-        # (the 110 ms stalls of the UI probe).
-        watcher = _PaletteWatcher(app)
-        app.styleHints().colorSchemeChanged.connect(watcher.scheme_changed)
+        # (the 110 ms stalls of the UI probe). The new palette is applied
+        # after this signal; the repolish waits for the event loop.
+        app.styleHints().colorSchemeChanged.connect(schedule_repolish)
         app.setProperty("imagebatch_palette_watcher", True)
     # The batch's dispatch thread and the helper threads are busy Python
     # threads; with the default 5 ms switch interval every GIL hand-back to
@@ -64,26 +64,15 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-class _PaletteWatcher(QObject):
-    """Follows a light/dark switch while the app runs: re-polishes the
-    stylesheet (widgets polished under the old palette keep its colours
-    otherwise) and re-tints the SVG icons."""
-
-    def __init__(self, app: QApplication):
-        super().__init__(app)
-
-    def scheme_changed(self, *_scheme) -> None:
-        # The new palette is applied after this signal; re-polish once it is.
-        schedule_repolish()
-
-
 _repolish_pending = False
 
 
-def schedule_repolish() -> None:
-    """Re-polish the stylesheet and re-tint the icons once the event loop
-    is free (several calls in a row make one repolish). Called on a system
-    light/dark switch; code that sets the app's palette itself calls it too:
+def schedule_repolish(*_scheme) -> None:
+    """Follow a light/dark switch: re-polish the stylesheet (widgets polished
+    under the old palette keep its colours otherwise) and re-tint the SVG
+    icons, once the event loop is free (several calls in a row make one
+    repolish). Connected to the system's colour-scheme signal; code that
+    sets the app's palette itself calls it too:
     with an app stylesheet, Qt hands a new app palette only to top-level
     windows, and their children keep the old colours until a repolish."""
     global _repolish_pending

@@ -741,9 +741,7 @@ class MainWindow(QMainWindow):
             return
         self._variant_steps = variants
         self._update_variant_note()
-        self.preset_bar.mark_custom()
-        self._update_preview()
-        self._settings_changed()
+        self._pipeline_changed()  # no longer the chosen preset; preview, plan and settings follow
 
     def _custom_chosen(self) -> None:
         self._variant_steps = ()

@@ -109,7 +109,7 @@ class WorkerPool:
 
     def start(self) -> None:
         if self.executor is None:
-            self.executor = cf.ThreadPoolExecutor(1, thread_name_prefix="imagebatch")
+            self.executor = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="imagebatch")
 
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> cf.Future:
         if self.executor is None:
@@ -166,8 +166,7 @@ class InProcessPool(WorkerPool):
             except Exception as exc:  # noqa: BLE001
                 raise WorkerInitError(f"{type(exc).__name__}: {exc}") from exc
         self._initialized = True
-        if self.executor is None:
-            self.executor = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="imagebatch")
+        super().start()
 
 
 class ProcessPool(WorkerPool):

@@ -369,9 +369,9 @@ def abandon(specs: Iterable[TaskSpec]) -> None:
 
 
 def _was_abandoned(spec: TaskSpec) -> bool:
+    if not _abandoned:  # the usual case, checked for every file: no lock taken
+        return False
     with _abandoned_lock:
-        if not _abandoned:
-            return False
         ref = _abandoned.pop(id(spec), None)
         return ref is not None and ref() is spec
 
